@@ -1,0 +1,189 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/presenced/presenced/node"
+)
+
+// settings is what the command line, environment and config file set.
+type settings struct {
+	node      node.Config
+	logLevel  string
+	logFormat string
+}
+
+// parseSettings reads settings from args, then, for every setting the
+// command line left alone, from the environment (PRESENCE_<NAME>), then from
+// the YAML file named by --config (or PRESENCE_CONFIG). Flags win over the
+// environment, which wins over the file. Every value goes through the same
+// flag parser, so an invalid value fails the same way wherever it came from.
+func parseSettings(args []string, getenv func(string) string, stderr io.Writer) (*settings, error) {
+	s := &settings{node: node.DefaultConfig(), logLevel: "info", logFormat: "text"}
+	fs := flag.NewFlagSet("presenced", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	c := &s.node
+	var configFile string
+	fs.StringVar(&configFile, "config", "", "YAML config file; its keys are the flag names")
+	fs.StringVar(&c.Listen, "listen", c.Listen, "HTTP listen address")
+	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory of the embedded NATS server's JetStream store")
+	fs.Func("nats-url", "comma-separated URLs of an external NATS; empty runs an embedded server", func(v string) error {
+		c.NATSURLs = nil
+		for _, u := range strings.Split(v, ",") {
+			if u = strings.TrimSpace(u); u != "" {
+				c.NATSURLs = append(c.NATSURLs, u)
+			}
+		}
+		return nil
+	})
+	fs.StringVar(&c.NATSCreds, "nats-creds", "", "NATS credentials file")
+	fs.StringVar(&c.NATSTLSCA, "nats-tls-ca", "", "CA certificate to verify NATS servers")
+	fs.StringVar(&c.NATSUser, "nats-user", "", "NATS user name")
+	fs.StringVar(&c.NATSPassword, "nats-password", "", "NATS password")
+	fs.StringVar(&c.ServerName, "server-name", c.ServerName, "the homeserver's domain (server name)")
+	fs.StringVar(&c.NodeName, "node-name", c.NodeName, "this node's name in events and logs (default: host name)")
+	fs.StringVar(&c.TokensFile, "tokens-file", c.TokensFile, "YAML map of access token to user ID")
+	fs.StringVar(&c.Stream, "stream", c.Stream, "JetStream stream name")
+	fs.StringVar(&c.SubjectPrefix, "subject-prefix", c.SubjectPrefix, "subject prefix of presence events")
+	fs.IntVar(&c.StreamReplicas, "stream-replicas", c.StreamReplicas, "stream replicas (3 on a cluster)")
+	fs.IntVar(&c.History, "history", c.History, "events kept per user in the stream")
+	fs.DurationVar(&c.DedupeWindow, "dedupe-window", c.DedupeWindow, "JetStream duplicate window for retried publishes")
+	fs.DurationVar(&c.IdleTimeout, "idle-timeout", c.IdleTimeout, "online with no activity for this long reads as unavailable (0 = never)")
+	fs.DurationVar(&c.OfflineTimeout, "offline-timeout", c.OfflineTimeout, "no activity for this long reads as offline (0 = never)")
+	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", c.MaxBodyBytes, "largest PUT body accepted")
+	fs.IntVar(&c.MaxStatusMsgBytes, "max-status-msg-bytes", c.MaxStatusMsgBytes, "longest status_msg accepted, in bytes of UTF-8")
+	fs.DurationVar(&c.PublishTimeout, "publish-timeout", c.PublishTimeout, "how long a PUT waits for JetStream to store its event")
+	fs.DurationVar(&c.ApplyTimeout, "apply-timeout", c.ApplyTimeout, "how long a PUT waits for this node to apply its event")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long in-flight requests may finish at shutdown")
+	fs.StringVar(&s.logLevel, "log-level", s.logLevel, "debug, info, warn or error")
+	fs.StringVar(&s.logFormat, "log-format", s.logFormat, "text or json")
+
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q (see -h)", fs.Arg(0))
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+
+	// The environment, for what the command line did not set.
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		if set[f.Name] {
+			return
+		}
+		env := envName(f.Name)
+		if v, ok := lookupEnv(getenv, env); ok {
+			if err := fs.Set(f.Name, v); err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q: %v", env, v, err))
+			}
+			set[f.Name] = true
+		}
+	})
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+
+	// The config file, for what neither set.
+	if configFile != "" {
+		values, err := readConfigFile(configFile)
+		if err != nil {
+			return nil, err
+		}
+		for key, v := range values {
+			name := strings.ReplaceAll(key, "_", "-")
+			f := fs.Lookup(name)
+			if f == nil || name == "config" {
+				errs = append(errs, fmt.Errorf("%s: unknown key %q", configFile, key))
+				continue
+			}
+			if set[name] {
+				continue
+			}
+			if err := fs.Set(name, v); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %s: %v", configFile, key, err))
+			}
+		}
+		if err := errors.Join(errs...); err != nil {
+			return nil, err
+		}
+	}
+	switch s.logLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", s.logLevel)
+	}
+	switch s.logFormat {
+	case "text", "json":
+	default:
+		return nil, fmt.Errorf("--log-format %q: want text or json", s.logFormat)
+	}
+	if err := s.node.Validate(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// envName is the environment variable of a flag: PRESENCE_ and the name in
+// upper snake case.
+func envName(flagName string) string {
+	return "PRESENCE_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+func lookupEnv(getenv func(string) string, name string) (string, bool) {
+	v := getenv(name)
+	return v, v != ""
+}
+
+// readConfigFile reads a YAML mapping of flag names to scalar values (or, for
+// nats-url, a list).
+func readConfigFile(path string) (map[string]string, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config file: %w", err)
+	}
+	var m map[string]any
+	if err := yaml.Unmarshal(raw, &m); err != nil {
+		return nil, fmt.Errorf("config file %s: %w", path, err)
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		switch x := v.(type) {
+		case string:
+			out[k] = x
+		case int:
+			out[k] = strconv.Itoa(x)
+		case bool:
+			out[k] = strconv.FormatBool(x)
+		case float64:
+			out[k] = strconv.FormatFloat(x, 'f', -1, 64)
+		case time.Duration:
+			out[k] = x.String()
+		case []any:
+			parts := make([]string, 0, len(x))
+			for _, e := range x {
+				s, ok := e.(string)
+				if !ok {
+					return nil, fmt.Errorf("config file %s: %s: list items must be strings", path, k)
+				}
+				parts = append(parts, s)
+			}
+			out[k] = strings.Join(parts, ",")
+		case nil:
+			out[k] = ""
+		default:
+			return nil, fmt.Errorf("config file %s: %s: unsupported value %v", path, k, v)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,51 @@
+package events
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// ErrUnknownVersion is returned for an event written with a newer schema
+// version than this build understands. Readers skip such events (and count
+// them) rather than guess at their meaning.
+var ErrUnknownVersion = errors.New("events: unknown schema version")
+
+// ErrMalformed is returned for data that is not a valid event.
+var ErrMalformed = errors.New("events: malformed event")
+
+// Encode returns the JSON form of e. It refuses an event that would not decode.
+func Encode(e Event) ([]byte, error) {
+	if e.V == 0 {
+		e.V = SchemaVersion
+	}
+	if e.V > SchemaVersion {
+		return nil, fmt.Errorf("%w: %d", ErrUnknownVersion, e.V)
+	}
+	if err := e.Validate(); err != nil {
+		return nil, err
+	}
+	return json.Marshal(e)
+}
+
+// Decode parses data as an event. The version is read first, so a future
+// version is recognised even if the rest of its shape has changed.
+func Decode(data []byte) (Event, error) {
+	var head struct {
+		V int `json:"v"`
+	}
+	if err := json.Unmarshal(data, &head); err != nil {
+		return Event{}, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if head.V > SchemaVersion {
+		return Event{}, fmt.Errorf("%w: %d", ErrUnknownVersion, head.V)
+	}
+	var e Event
+	if err := json.Unmarshal(data, &e); err != nil {
+		return Event{}, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if err := e.Validate(); err != nil {
+		return Event{}, err
+	}
+	return e, nil
+}

@@ -1,0 +1,88 @@
+package node
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// router builds the HTTP routes. Everything a client can reach answers
+// application/json, with CORS headers as a homeserver sends them.
+func (n *Node) router() http.Handler {
+	r := mux.NewRouter()
+	r.UseEncodedPath()
+	r.SkipClean(true)
+	r.Handle(presencePath, n.api("presence_get", n.getStatus)).Methods(http.MethodGet).Name("presence_get")
+	r.Handle(presencePath, n.api("presence_put", n.putStatus)).Methods(http.MethodPut).Name("presence_put")
+	r.HandleFunc("/healthz", n.healthz).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/readyz", n.readyz).Methods(http.MethodGet, http.MethodHead)
+	if n.gatherer != nil {
+		r.Handle("/metrics", promhttp.HandlerFor(n.gatherer, promhttp.HandlerOpts{})).Methods(http.MethodGet)
+	}
+	r.NotFoundHandler = n.api("unrecognized", func(http.ResponseWriter, *http.Request) error {
+		return Errorf(KindUnrecognized, "Unrecognized request")
+	})
+	r.MethodNotAllowedHandler = n.api("method_not_allowed", func(http.ResponseWriter, *http.Request) error {
+		return Errorf(KindMethodNotAllowed, "Unrecognized request")
+	})
+	return cors(r)
+}
+
+// api wraps a handler: it turns a returned error into a Matrix error body,
+// logs unexpected failures and records metrics under route.
+func (n *Node) api(route string, h handler) http.Handler {
+	durations := n.metrics.requestDuration.MustCurryWith(map[string]string{"route": route})
+	counts := n.metrics.requests.MustCurryWith(map[string]string{"route": route})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		if err := h(sw, r); err != nil {
+			status, errcode := writeError(sw, err)
+			if status >= 500 {
+				n.log.Warn("request failed", "route", route, "method", r.Method, "status", status, "errcode", errcode, "err", err)
+			}
+		}
+		method := methodLabel(r.Method)
+		durations.WithLabelValues(method).Observe(time.Since(start).Seconds())
+		counts.WithLabelValues(method, strconv.Itoa(sw.status)).Inc()
+	})
+}
+
+// methodLabel bounds the method label to known methods, whatever a client sends.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodPut, http.MethodPost, http.MethodDelete, http.MethodHead, http.MethodOptions, http.MethodPatch:
+		return m
+	}
+	return "OTHER"
+}
+
+// statusWriter remembers the status code written.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+// cors adds the CORS headers that Matrix clients in browsers rely on, and
+// answers every preflight (OPTIONS) request itself, without authentication.
+func cors(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Access-Control-Allow-Origin", "*")
+		h.Set("Access-Control-Allow-Methods", "GET, HEAD, POST, PUT, DELETE, OPTIONS")
+		h.Set("Access-Control-Allow-Headers", "X-Requested-With, Content-Type, Authorization")
+		if r.Method == http.MethodOptions {
+			writeJSON(w, http.StatusOK, struct{}{})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}

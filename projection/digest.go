@@ -1,0 +1,32 @@
+package projection
+
+import (
+	"fmt"
+	"hash/fnv"
+	"strconv"
+)
+
+// Digest summarises the whole state in a string that is equal on two
+// projections exactly when they hold the same users with the same states
+// (up to hash collisions). It does not depend on map order, so nodes can
+// compare their projections cheaply.
+func (p *Projection) Digest() string {
+	var sum uint64
+	n := 0
+	p.Range(func(r Record) bool {
+		h := fnv.New64a()
+		h.Write([]byte(r.UserID))
+		h.Write([]byte{0})
+		h.Write(strconv.AppendUint(nil, r.Seq, 10))
+		h.Write([]byte{0})
+		h.Write(strconv.AppendInt(nil, r.ActiveAt.UnixMilli(), 10))
+		h.Write([]byte{0})
+		h.Write([]byte(r.Presence))
+		h.Write([]byte{0})
+		h.Write([]byte(r.StatusMsg))
+		sum += h.Sum64()
+		n++
+		return true
+	})
+	return fmt.Sprintf("%d:%016x", n, sum)
+}
