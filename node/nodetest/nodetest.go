@@ -1,0 +1,271 @@
+// Package nodetest starts real presence nodes for tests: each with a real
+// embedded (or external) NATS JetStream, a real HTTP server on loopback, its
+// own registry, logger and clock. It also has poll-until helpers, a settable
+// clock and a small HTTP client for the Matrix API.
+package nodetest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/presenced/presenced/node"
+)
+
+// ServerName is the homeserver domain of test nodes.
+const ServerName = "example.org"
+
+// Tokens are the access tokens test nodes accept (token → user ID).
+var Tokens = map[string]string{
+	"alice-token": "@alice:example.org",
+	"bob-token":   "@bob:example.org",
+	"carol-token": "@carol:example.org",
+	"slash-token": "@we/ird.user:example.org",
+	"eve-token":   "@eve:elsewhere.test",
+}
+
+// Node is a running test node.
+type Node struct {
+	*node.Node
+	// URL is the node's base URL, e.g. http://127.0.0.1:41234.
+	URL string
+	// Config is the configuration the node was started with.
+	Config node.Config
+	// Registry holds the node's metrics.
+	Registry *prometheus.Registry
+	// Clock is the node's clock when the test set one (WithClock), else nil.
+	Clock *Clock
+}
+
+// Option changes how StartNode starts a node.
+type Option func(*node.Config, *node.Options)
+
+// WithConfig lets a test change the configuration.
+func WithConfig(f func(*node.Config)) Option {
+	return func(c *node.Config, _ *node.Options) { f(c) }
+}
+
+// WithClock gives the node a settable clock.
+func WithClock(c *Clock) Option {
+	return func(_ *node.Config, o *node.Options) { o.Clock = c }
+}
+
+// WithDataDir runs the embedded server on dir (to restart on the same store).
+func WithDataDir(dir string) Option {
+	return func(c *node.Config, _ *node.Options) { c.DataDir = dir }
+}
+
+// WithNATS connects the node to external NATS servers instead of an embedded one.
+func WithNATS(urls ...string) Option {
+	return func(c *node.Config, _ *node.Options) { c.NATSURLs = urls }
+}
+
+// Config returns the configuration test nodes start from: loopback, a random
+// port, an embedded server in a fresh temporary directory.
+func Config(t testing.TB) node.Config {
+	cfg := node.DefaultConfig()
+	cfg.Listen = "127.0.0.1:0"
+	cfg.ServerName = ServerName
+	cfg.DataDir = t.TempDir()
+	cfg.NodeName = t.Name()
+	cfg.ShutdownTimeout = 5 * time.Second
+	return cfg
+}
+
+// StartNode starts a node and waits until it is ready. It is shut down when
+// the test ends.
+func StartNode(t testing.TB, opts ...Option) *Node {
+	t.Helper()
+	n := NewNode(t, opts...)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := n.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// NewNode starts a node without waiting for it to be ready.
+func NewNode(t testing.TB, opts ...Option) *Node {
+	t.Helper()
+	cfg := Config(t)
+	reg := prometheus.NewRegistry()
+	auth, err := node.NewStaticTokens(Tokens)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := node.Options{Logger: Logger(t), Registerer: reg, Gatherer: reg, Authenticator: auth}
+	for _, opt := range opts {
+		opt(&cfg, &o)
+	}
+	n, err := node.New(cfg, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := n.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = n.Shutdown(ctx)
+	})
+	tn := &Node{Node: n, URL: "http://" + n.Addr(), Config: cfg, Registry: reg}
+	if c, ok := o.Clock.(*Clock); ok {
+		tn.Clock = c
+	}
+	return tn
+}
+
+// Logger returns a logger that writes to the test log at warn level, or at
+// debug level when PRESENCED_TEST_DEBUG is set.
+func Logger(t testing.TB) *slog.Logger {
+	level := slog.LevelWarn
+	if os.Getenv("PRESENCED_TEST_DEBUG") != "" {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: level}))
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Logf("%s", bytes.TrimRight(p, "\n"))
+	return len(p), nil
+}
+
+// Clock is a settable clock for tests.
+type Clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// NewClock returns a clock that reads the real time until it is moved.
+func NewClock(start time.Time) *Clock { return &Clock{now: start} }
+
+// Now implements node.Clock.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Set moves the clock to t.
+func (c *Clock) Set(t time.Time) {
+	c.mu.Lock()
+	c.now = t
+	c.mu.Unlock()
+}
+
+// Advance moves the clock forward by d.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// Eventually polls cond until it returns nil or timeout passes, then fails
+// the test with cond's last error.
+func Eventually(t testing.TB, timeout time.Duration, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	wait := 5 * time.Millisecond
+	for {
+		err := cond()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %s: %v", timeout, err)
+		}
+		time.Sleep(wait)
+		wait = min(wait*2, 100*time.Millisecond)
+	}
+}
+
+// PresencePath is the v3 path of userID's presence status, percent-encoded.
+func PresencePath(userID string) string {
+	return "/_matrix/client/v3/presence/" + url.PathEscape(userID) + "/status"
+}
+
+// Response is an HTTP answer with its body decoded where it is JSON.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+	JSON   map[string]any
+}
+
+// Errcode is the Matrix errcode of an error answer ("" if none).
+func (r *Response) Errcode() string {
+	s, _ := r.JSON["errcode"].(string)
+	return s
+}
+
+// Client sends requests to the Matrix API of a node.
+type Client struct {
+	HTTP *http.Client
+}
+
+// DefaultClient has a timeout so that a hanging server fails the test.
+var DefaultClient = &Client{HTTP: &http.Client{Timeout: 30 * time.Second}}
+
+// Do sends method to baseURL+path with token as bearer (none if empty) and
+// body (none if nil).
+func (c *Client) Do(t testing.TB, method, fullURL, token string, body []byte) *Response {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequest(method, fullURL, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, fullURL, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &Response{Status: resp.StatusCode, Header: resp.Header, Body: b}
+	_ = json.Unmarshal(b, &r.JSON)
+	return r
+}
+
+// Put sets userID's presence through n with token.
+func (n *Node) Put(t testing.TB, token, userID string, body any) *Response {
+	t.Helper()
+	b, err := json.Marshal(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return DefaultClient.Do(t, http.MethodPut, n.URL+PresencePath(userID), token, b)
+}
+
+// Get reads userID's presence through n with token.
+func (n *Node) Get(t testing.TB, token, userID string) *Response {
+	t.Helper()
+	return DefaultClient.Do(t, http.MethodGet, n.URL+PresencePath(userID), token, nil)
+}
