@@ -28,24 +28,34 @@ func Encode(e Event) ([]byte, error) {
 	return json.Marshal(e)
 }
 
-// Decode parses data as an event. The version is read first, so a future
-// version is recognised even if the rest of its shape has changed.
+// Decode parses data as an event. An event of a newer schema version is
+// reported as ErrUnknownVersion even when the rest of its shape has changed
+// so much that it does not parse as this version.
 func Decode(data []byte) (Event, error) {
-	var head struct {
-		V int `json:"v"`
+	e, ok := decodeFast(data)
+	if !ok {
+		e = Event{}
+		if err := json.Unmarshal(data, &e); err != nil {
+			return Event{}, decodeError(data, err)
+		}
 	}
-	if err := json.Unmarshal(data, &head); err != nil {
-		return Event{}, fmt.Errorf("%w: %v", ErrMalformed, err)
-	}
-	if head.V > SchemaVersion {
-		return Event{}, fmt.Errorf("%w: %d", ErrUnknownVersion, head.V)
-	}
-	var e Event
-	if err := json.Unmarshal(data, &e); err != nil {
-		return Event{}, fmt.Errorf("%w: %v", ErrMalformed, err)
+	if e.V > SchemaVersion {
+		return Event{}, fmt.Errorf("%w: %d", ErrUnknownVersion, e.V)
 	}
 	if err := e.Validate(); err != nil {
 		return Event{}, err
 	}
 	return e, nil
+}
+
+// decodeError classifies data that encoding/json rejected: a newer schema
+// version is reported as such even when its shape no longer parses as this one.
+func decodeError(data []byte, err error) error {
+	var head struct {
+		V int `json:"v"`
+	}
+	if json.Unmarshal(data, &head) == nil && head.V > SchemaVersion {
+		return fmt.Errorf("%w: %d", ErrUnknownVersion, head.V)
+	}
+	return fmt.Errorf("%w: %v", ErrMalformed, err)
 }

@@ -28,7 +28,9 @@ func connect(cfg *Config, embedded *server.Server, log *slog.Logger, onChange fu
 		nats.MaxPingsOutstanding(3),
 		nats.RetryOnFailedConnect(true),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			log.Warn("NATS disconnected", "err", err)
+			if err != nil { // nil when the node closes the connection itself
+				log.Warn("NATS disconnected", "err", err)
+			}
 			onChange()
 		}),
 		nats.ReconnectHandler(func(c *nats.Conn) {

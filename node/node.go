@@ -91,7 +91,6 @@ func New(cfg Config, opts Options) (*Node, error) {
 		auth:    opts.Authenticator,
 		policy:  policyOf(&cfg),
 		metrics: newMetrics(),
-		proj:    projection.New(0),
 		waiter:  newSeqWaiter(),
 	}
 	if n.log == nil {
@@ -141,9 +140,13 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	if err = waitForJetStream(ctx, n.js); err != nil {
 		return err
 	}
-	if _, err = ensureStream(ctx, n.js, &n.cfg); err != nil {
+	stream, err := ensureStream(ctx, n.js, &n.cfg)
+	if err != nil {
 		return err
 	}
+	// Size the projection for the users the stream holds, so that the replay
+	// does not grow it step by step.
+	n.proj = projection.New(int(min(stream.CachedInfo().State.Msgs, 1<<32)))
 	n.pub = &publisher{js: n.js, stream: n.cfg.Stream, subjectPrefix: n.cfg.SubjectPrefix, timeout: n.cfg.PublishTimeout}
 	n.follower = newFollower(n.js, &n.cfg, n.proj, n.waiter, n.log, n.clock.Now)
 	if err = n.registerMetrics(); err != nil {

@@ -10,22 +10,13 @@ import (
 	"github.com/presenced/presenced/events"
 )
 
-// shardCount spreads users over independently locked maps so that readers
+// shardCount spreads users over independently locked tables so that readers
 // rarely wait on the single writer.
 const shardCount = 64
 
-// entry is the state of one user. It is kept small on purpose: the projection
-// holds every user of a fleet in memory.
-type entry struct {
-	seq      uint64  // stream sequence of the event that set this state
-	activeMS int64   // store time of that event, Unix milliseconds
-	msg      *string // status message; nil when none
-	presence uint8   // presenceCode
-}
-
 type shard struct {
-	mu    sync.RWMutex
-	users map[string]entry
+	mu sync.RWMutex
+	t  *table
 }
 
 // Projection is the in-memory state of every user, built from the stream.
@@ -44,16 +35,18 @@ type Projection struct {
 // New returns an empty projection sized for about sizeHint users.
 func New(sizeHint int) *Projection {
 	p := &Projection{seed: maphash.MakeSeed()}
-	per := sizeHint / shardCount
 	for i := range p.shards {
-		p.shards[i].users = make(map[string]entry, per)
+		p.shards[i].t = newTable(sizeHint / shardCount)
 	}
 	return p
 }
 
-func (p *Projection) shardFor(userID string) *shard {
-	return &p.shards[maphash.String(p.seed, userID)%shardCount]
-}
+func (p *Projection) hash(userID string) uint64 { return maphash.String(p.seed, userID) }
+
+func (p *Projection) hashBytes(b []byte) uint64 { return maphash.Bytes(p.seed, b) }
+
+// shardOf picks a shard from the hash's high bits; tables use the low bits.
+func (p *Projection) shardOf(h uint64) *shard { return &p.shards[h>>58] }
 
 // ApplyMessage decodes data and applies it at stream sequence seq, stored at
 // storedAt. A message that is malformed or written in a schema version newer
@@ -84,19 +77,29 @@ func (p *Projection) Apply(seq uint64, storedAt time.Time, ev events.Event) {
 	if seq <= p.applied.Load() {
 		return
 	}
-	e := entry{seq: seq, activeMS: storedAt.UnixMilli(), presence: encodePresence(ev.Presence)}
-	if ev.StatusMsg != nil && *ev.StatusMsg != "" {
-		msg := *ev.StatusMsg
-		e.msg = &msg
-	}
-	s := p.shardFor(ev.UserID)
+	h := p.hash(ev.UserID)
+	s := p.shardOf(h)
 	s.mu.Lock()
-	old, existed := s.users[ev.UserID]
-	if !existed || old.seq < seq {
-		s.users[ev.UserID] = e
+	t := s.t
+	i, ok := t.find(ev.UserID, h)
+	var e *entry
+	if ok {
+		e = t.entry(i)
+	} else {
+		e = t.insert(ev.UserID, h, p.hashBytes)
+		i = t.n - 1
+	}
+	if !ok || e.seq < seq {
+		e.seq = seq
+		e.tsp = packTime(storedAt.UnixMilli(), encodePresence(ev.Presence))
+		if ev.StatusMsg != nil && *ev.StatusMsg != "" {
+			t.msgs[i] = *ev.StatusMsg
+		} else if ok {
+			delete(t.msgs, i)
+		}
 	}
 	s.mu.Unlock()
-	if !existed {
+	if !ok {
 		p.users.Add(1)
 	}
 	p.applied.Store(seq)
@@ -125,37 +128,39 @@ type Record struct {
 
 // Lookup returns the stored state of userID.
 func (p *Projection) Lookup(userID string) (Record, bool) {
-	s := p.shardFor(userID)
+	h := p.hash(userID)
+	s := p.shardOf(h)
 	s.mu.RLock()
-	e, ok := s.users[userID]
-	s.mu.RUnlock()
-	if !ok {
-		return Record{}, false
+	i, ok := s.t.find(userID, h)
+	var r Record
+	if ok {
+		r = s.t.record(i, userID)
 	}
-	return e.record(userID), true
+	s.mu.RUnlock()
+	return r, ok
 }
 
-func (e entry) record(userID string) Record {
-	r := Record{
-		UserID:   userID,
-		Seq:      e.seq,
-		ActiveAt: time.UnixMilli(e.activeMS),
-		Presence: decodePresence(e.presence),
+// record builds the Record of entry i, whose user ID is userID.
+func (t *table) record(i uint32, userID string) Record {
+	e := t.entry(i)
+	return Record{
+		UserID:    userID,
+		Seq:       e.seq,
+		ActiveAt:  time.UnixMilli(e.activeMS()),
+		Presence:  decodePresence(e.presence()),
+		StatusMsg: t.msgs[i],
 	}
-	if e.msg != nil {
-		r.StatusMsg = *e.msg
-	}
-	return r
 }
 
 // Range calls fn for every user's record, in no particular order, until fn
 // returns false. Each shard is read-locked while it is visited.
 func (p *Projection) Range(fn func(Record) bool) {
-	for i := range p.shards {
-		s := &p.shards[i]
+	for si := range p.shards {
+		s := &p.shards[si]
 		s.mu.RLock()
-		for id, e := range s.users {
-			if !fn(e.record(id)) {
+		t := s.t
+		for i := uint32(0); i < t.n; i++ {
+			if !fn(t.record(i, string(t.id(t.entry(i))))) {
 				s.mu.RUnlock()
 				return
 			}

@@ -1,0 +1,56 @@
+package events
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+)
+
+// FuzzDecodeFast checks that the reflection-free decoder, whenever it accepts
+// an input, decodes it exactly as encoding/json does.
+func FuzzDecodeFast(f *testing.F) {
+	for _, s := range []string{
+		`{"v":1,"user_id":"@a:b.c","presence":"online"}`,
+		`{"v":1,"user_id":"@a:b.c","presence":"online","status_msg":"hi","origin":"n1","request_id":"r"}`,
+		`{"v":1,"user_id":"@a:b.c","presence":"offline","status_msg":null}`,
+		` { "v" : 2 , "user_id" : "@x:y" } `,
+		`{"v":01}`, `{"v":1.5}`, `{"v":-1}`, `{"v":1,"v":2}`, `{"user_id":"\u0040a:b"}`,
+		`{"status_msg":"caf\u00e9"}`, `{"extra":{"a":1}}`, `{}`, `[]`, `{"v":1}x`, `{"v":1,}`,
+		`{"v":1,"user_id":"@a:b.c","presence":"online","status_msg":"é"}`,
+		`{"User_Id":"@a:b"}`, `{"v":999999}`, `{"v":1234567}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fast, ok := decodeFast(data)
+		if !ok {
+			return
+		}
+		var slow Event
+		if err := json.Unmarshal(data, &slow); err != nil {
+			t.Fatalf("fast path accepted %q, encoding/json rejects it: %v", data, err)
+		}
+		if !reflect.DeepEqual(fast, slow) {
+			t.Fatalf("decode %q: fast %+v, encoding/json %+v", data, fast, slow)
+		}
+	})
+}
+
+// TestDecodeFastTakesCommonEvents makes sure the events this build writes
+// take the fast path, which is what makes replays fast.
+func TestDecodeFastTakesCommonEvents(t *testing.T) {
+	msg := "in a meeting"
+	for _, e := range []Event{
+		{V: 1, UserID: "@alice:example.org", Presence: Online},
+		{V: 1, UserID: "@bob:example.org:8448", Presence: Unavailable, StatusMsg: &msg, Origin: "node-1", RequestID: "0123abcd"},
+	} {
+		data, err := Encode(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, ok := decodeFast(data)
+		if !ok || !reflect.DeepEqual(got, e) {
+			t.Fatalf("decodeFast(%s) = %+v, %v; want %+v", data, got, ok, e)
+		}
+	}
+}
