@@ -18,19 +18,6 @@ import (
 // encoded path, so a localpart holding "/" (%2F) stays in one segment.
 const presencePath = "/_matrix/client/{version:v3|r0}/presence/{userId}/status"
 
-// getResponse is the body of a successful GET.
-type getResponse struct {
-	Presence        events.Presence `json:"presence"`
-	LastActiveAgo   int64           `json:"last_active_ago"`
-	StatusMsg       string          `json:"status_msg,omitempty"`
-	CurrentlyActive *bool           `json:"currently_active,omitempty"`
-}
-
-var (
-	trueValue  = true
-	falseValue = false
-)
-
 // handler is an HTTP handler that reports failure as an error, which
 // serveAPI turns into a Matrix error response.
 type handler func(w http.ResponseWriter, r *http.Request) error
@@ -65,18 +52,7 @@ func (n *Node) getStatus(w http.ResponseWriter, r *http.Request) error {
 	if !ok {
 		return Errorf(KindNotFound, "No presence state for this user.")
 	}
-	resp := getResponse{
-		Presence:      st.Presence,
-		LastActiveAgo: st.LastActiveAgo.Milliseconds(),
-		StatusMsg:     st.StatusMsg,
-	}
-	if st.Presence == events.Online {
-		resp.CurrentlyActive = &falseValue
-		if st.CurrentlyActive {
-			resp.CurrentlyActive = &trueValue
-		}
-	}
-	writeJSON(w, http.StatusOK, resp)
+	writeRawJSON(w, http.StatusOK, appendStatusJSON(make([]byte, 0, 128), st))
 	return nil
 }
 

@@ -3,9 +3,11 @@ package node
 import (
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
@@ -36,6 +38,9 @@ func (n *Node) router() http.Handler {
 func (n *Node) api(route string, h handler) http.Handler {
 	durations := n.metrics.requestDuration.MustCurryWith(map[string]string{"route": route})
 	counts := n.metrics.requests.MustCurryWith(map[string]string{"route": route})
+	// Resolving label values costs a hash and a lock per request; resolve
+	// each (method, code) pair once.
+	var observers, counters sync.Map
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
@@ -46,9 +51,23 @@ func (n *Node) api(route string, h handler) http.Handler {
 			}
 		}
 		method := methodLabel(r.Method)
-		durations.WithLabelValues(method).Observe(time.Since(start).Seconds())
-		counts.WithLabelValues(method, strconv.Itoa(sw.status)).Inc()
+		o, ok := observers.Load(method)
+		if !ok {
+			o, _ = observers.LoadOrStore(method, durations.WithLabelValues(method))
+		}
+		o.(prometheus.Observer).Observe(time.Since(start).Seconds())
+		key := methodCode{method, sw.status}
+		c, ok := counters.Load(key)
+		if !ok {
+			c, _ = counters.LoadOrStore(key, counts.WithLabelValues(method, strconv.Itoa(sw.status)))
+		}
+		c.(prometheus.Counter).Inc()
 	})
+}
+
+type methodCode struct {
+	method string
+	code   int
 }
 
 // methodLabel bounds the method label to known methods, whatever a client sends.
@@ -71,14 +90,22 @@ func (s *statusWriter) WriteHeader(code int) {
 	s.ResponseWriter.WriteHeader(code)
 }
 
+// Header values shared by every response; net/http only reads them. Keys are
+// in canonical form, so they are assigned without canonicalising again.
+var (
+	corsOrigin  = []string{"*"}
+	corsMethods = []string{"GET, HEAD, POST, PUT, DELETE, OPTIONS"}
+	corsHeaders = []string{"X-Requested-With, Content-Type, Authorization"}
+)
+
 // cors adds the CORS headers that Matrix clients in browsers rely on, and
 // answers every preflight (OPTIONS) request itself, without authentication.
 func cors(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("Access-Control-Allow-Origin", "*")
-		h.Set("Access-Control-Allow-Methods", "GET, HEAD, POST, PUT, DELETE, OPTIONS")
-		h.Set("Access-Control-Allow-Headers", "X-Requested-With, Content-Type, Authorization")
+		h["Access-Control-Allow-Origin"] = corsOrigin
+		h["Access-Control-Allow-Methods"] = corsMethods
+		h["Access-Control-Allow-Headers"] = corsHeaders
 		if r.Method == http.MethodOptions {
 			writeJSON(w, http.StatusOK, struct{}{})
 			return
