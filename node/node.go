@@ -62,7 +62,7 @@ type Node struct {
 	follower *follower
 	pub      *publisher
 
-	embedded *server.Server
+	embedded *embeddedServer
 	nc       *nats.Conn
 	js       jetstream.JetStream
 	httpSrv  *http.Server
@@ -131,7 +131,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 			return err
 		}
 	}
-	if n.nc, err = connect(&n.cfg, n.embedded, n.log, func() {}); err != nil {
+	if n.nc, err = connect(&n.cfg, n.embeddedServer(), n.log, func() {}); err != nil {
 		return err
 	}
 	if n.js, err = jetstream.New(n.nc); err != nil {
@@ -182,6 +182,14 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	n.log.Info("presence node started", "listen", n.ln.Addr().String(), "stream", n.cfg.Stream,
 		"embedded_nats", n.embedded != nil, "server_name", n.cfg.ServerName)
 	return nil
+}
+
+// embeddedServer returns the embedded server, or nil on an external NATS.
+func (n *Node) embeddedServer() *server.Server {
+	if n.embedded == nil {
+		return nil
+	}
+	return n.embedded.Server
 }
 
 // Addr is the address HTTP listens on.
@@ -259,8 +267,7 @@ func (n *Node) closeNATS() {
 		n.nc.Close()
 	}
 	if n.embedded != nil {
-		n.embedded.Shutdown()
-		n.embedded.WaitForShutdown()
+		n.embedded.stop()
 	}
 }
 
