@@ -35,6 +35,7 @@ type lagMonitor struct {
 	start      time.Time
 
 	lastSeq atomic.Uint64 // the stream's last sequence when last asked
+	lastOK  atomic.Int64  // unix nanos of the last answer from the stream
 	pending struct {      // a target not yet reached (only the run goroutine uses it)
 		seq uint64
 		at  time.Time
@@ -79,6 +80,7 @@ func (m *lagMonitor) check(ctx context.Context) {
 		return // staleness grows; readiness follows it
 	}
 	m.lastSeq.Store(last)
+	m.lastOK.Store(time.Now().UnixNano())
 	applied := m.f.proj.AppliedSeq()
 	if m.pending.seq != 0 && applied >= m.pending.seq {
 		m.f.markCurrent(m.pending.at)
@@ -109,6 +111,21 @@ func (m *lagMonitor) staleness() time.Duration {
 		return time.Since(m.start)
 	}
 	return max(time.Since(time.Unix(0, at)), 0)
+}
+
+// storeDownAfter is how long the stream may go without answering the
+// monitor before publishes fail at once instead of waiting for a timeout.
+const storeDownAfter = 2 * time.Second
+
+// storeDown reports whether the stream has not answered the monitor for
+// storeDownAfter: it has no leader, or the leader has no quorum, or this
+// node cannot reach NATS.
+func (m *lagMonitor) storeDown() bool {
+	last := m.lastOK.Load()
+	if last == 0 {
+		return false // not asked yet: let the publish find out
+	}
+	return time.Since(time.Unix(0, last)) > storeDownAfter
 }
 
 // behind reports whether the projection is too far behind the stream to

@@ -148,6 +148,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	n.pub = &publisher{nc: n.nc, js: n.js, stream: n.cfg.Stream, subjectPrefix: n.cfg.SubjectPrefix, timeout: n.cfg.PublishTimeout}
 	n.follower = newFollower(n.js, &n.cfg, n.proj, n.waiter, n.log)
 	n.monitor = newLagMonitor(n.js, &n.cfg, n.follower)
+	n.pub.storeDown = n.monitor.storeDown
 	if err = n.registerMetrics(); err != nil {
 		return err
 	}

@@ -14,6 +14,9 @@ import (
 	"github.com/presenced/presenced/events"
 )
 
+// errStoreDown fails a publish at once while the stream does not answer.
+var errStoreDown = errors.New("the stream has not answered recently (no leader or no quorum)")
+
 // errNotConnected fails a publish at once while the node has no NATS
 // connection: the client gets a 503 and retries, rather than waiting out the
 // publish timeout behind a connection that may take long to come back.
@@ -36,6 +39,9 @@ type publisher struct {
 	stream        string
 	subjectPrefix string
 	timeout       time.Duration
+	// storeDown, when set, reports that the stream has not answered for a
+	// while (no quorum, no leader): publishing then fails at once.
+	storeDown func() bool
 }
 
 // publish stores ev and returns its stream sequence once JetStream has
@@ -53,6 +59,9 @@ func (p *publisher) publish(ctx context.Context, ev events.Event) (uint64, error
 	for {
 		if p.nc != nil && !p.nc.IsConnected() {
 			return 0, fmt.Errorf("publish %s: %w", ev.RequestID, errNotConnected)
+		}
+		if p.storeDown != nil && p.storeDown() {
+			return 0, fmt.Errorf("publish %s: %w", ev.RequestID, errStoreDown)
 		}
 		actx, acancel := context.WithTimeout(ctx, min(2*time.Second, p.timeout))
 		ack, err := p.js.Publish(actx, subject, data,

@@ -1,9 +1,13 @@
 package nodetest
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -14,6 +18,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/presenced/presenced/node"
 )
@@ -279,4 +284,113 @@ func WithClusterURLs(urls ...string) Option {
 // WithNodeName names the node (each node of a test needs its own name).
 func WithNodeName(name string) Option {
 	return func(cfg *node.Config, _ *node.Options) { cfg.NodeName = name }
+}
+
+// Users is how many numbered test users (UserID(i), UserToken(i)) exist
+// besides those in Tokens.
+const Users = 64
+
+// UserID is the ID of numbered test user i.
+func UserID(i int) string { return fmt.Sprintf("@user%d:%s", i, ServerName) }
+
+// UserToken is the access token of numbered test user i.
+func UserToken(i int) string { return fmt.Sprintf("user%d-token", i) }
+
+// allTokens are Tokens and the numbered users' tokens.
+func allTokens() map[string]string {
+	m := make(map[string]string, len(Tokens)+Users)
+	for k, v := range Tokens {
+		m[k] = v
+	}
+	for i := range Users {
+		m[UserToken(i)] = UserID(i)
+	}
+	return m
+}
+
+// TryStartNode starts a node that knows the numbered users' tokens too, and
+// returns without waiting for it to be ready. Unlike NewNode it reports
+// failure as an error, so that several nodes can start in goroutines at
+// once. The node is shut down when the test ends.
+func TryStartNode(t testing.TB, opts ...Option) (*Node, error) {
+	cfg := Config(t)
+	reg := prometheus.NewRegistry()
+	auth, err := node.NewStaticTokens(allTokens())
+	if err != nil {
+		return nil, err
+	}
+	o := node.Options{Logger: Logger(t), Registerer: reg, Gatherer: reg, Authenticator: auth}
+	for _, opt := range opts {
+		opt(&cfg, &o)
+	}
+	n, err := node.New(cfg, o)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := n.Start(ctx); err != nil {
+		return nil, fmt.Errorf("start node %s: %w", cfg.NodeName, err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = n.Shutdown(ctx)
+	})
+	return &Node{Node: n, URL: "http://" + n.Addr(), Config: cfg, Registry: reg}, nil
+}
+
+// StartNodes starts k nodes at once, named node-0 … node-(k-1), with
+// opts(i) as the options of node i, and waits until all are ready.
+func StartNodes(t testing.TB, k int, opts func(i int) []Option) []*Node {
+	t.Helper()
+	nodes := make([]*Node, k)
+	errs := make([]error, k)
+	var wg sync.WaitGroup
+	for i := range k {
+		wg.Go(func() {
+			o := append([]Option{WithNodeName(fmt.Sprintf("node-%d", i))}, opts(i)...)
+			nodes[i], errs[i] = TryStartNode(t, o...)
+			if errs[i] == nil {
+				ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+				defer cancel()
+				errs[i] = nodes[i].WaitReady(ctx)
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return nodes
+}
+
+// Request sends one request and reports transport failures as errors (for
+// goroutines, where a test must not call Fatal).
+func Request(ctx context.Context, method, fullURL, token string, body []byte) (*Response, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, fullURL, rd)
+	if err != nil {
+		return nil, err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := DefaultClient.HTTP.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	r := &Response{Status: resp.StatusCode, Header: resp.Header, Body: b}
+	_ = json.Unmarshal(b, &r.JSON)
+	return r, nil
 }

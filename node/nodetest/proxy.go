@@ -1,7 +1,6 @@
 package nodetest
 
 import (
-	"errors"
 	"io"
 	"net"
 	"sync"
@@ -107,10 +106,8 @@ func (p *Proxy) track(in, out net.Conn) bool {
 
 func (p *Proxy) pipe(dst, src net.Conn) {
 	defer p.wg.Done()
-	_, err := io.Copy(dst, src)
-	if err != nil && !errors.Is(err, net.ErrClosed) {
-		_ = err // a reset connection ends the pipe like EOF does
-	}
+	// A reset or closed connection ends the pipe just as EOF does.
+	_, _ = io.Copy(dst, src)
 	_ = dst.Close()
 	_ = src.Close()
 	p.mu.Lock()
