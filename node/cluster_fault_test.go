@@ -113,3 +113,45 @@ func TestClusterLeaderKilled(t *testing.T) {
 	l.verify(t, nodes)
 	converged(t, nodes)
 }
+
+// liveNodes is the set of nodes writers may use, changed as nodes restart.
+type liveNodes struct {
+	mu    sync.Mutex
+	nodes []*nodetest.Node
+}
+
+func (l *liveNodes) set(nodes []*nodetest.Node) {
+	l.mu.Lock()
+	l.nodes = append([]*nodetest.Node{}, nodes...)
+	l.mu.Unlock()
+}
+
+func (l *liveNodes) pick(i int) *nodetest.Node {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.nodes[i%len(l.nodes)]
+}
+
+// writersVia is writers over a changing set of nodes; it returns when all
+// writers have stopped.
+func writersVia(t *testing.T, l *ledger, live *liveNodes, users []int, stop <-chan struct{}) {
+	var wg sync.WaitGroup
+	for _, u := range users {
+		wg.Go(func() {
+			for k := 1; ; k++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				_, err := l.put(t, ctx, live.pick(u+k), u, k)
+				cancel()
+				if err != nil {
+					time.Sleep(20 * time.Millisecond)
+				}
+			}
+		})
+	}
+	wg.Wait()
+}

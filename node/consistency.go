@@ -152,6 +152,9 @@ func (n *Node) consistentRead(r *http.Request) error {
 	if !want {
 		return nil
 	}
+	if !n.nc.IsConnected() || n.monitor.storeDown() {
+		return unavailable("Cannot reach the presence store for a consistent read; try again.", time.Second, nil)
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), n.cfg.ApplyTimeout)
 	defer cancel()
 	last, err := streamLastSeq(ctx, n.js, n.cfg.Stream)
