@@ -52,7 +52,9 @@ func TestClusterRandomFaults(t *testing.T) {
 	next := map[int]int{}
 	const steps = 30
 	serverDown, nodeCut := -1, -1
+	begin := time.Now()
 	for step := range steps {
+		stepStart := time.Now()
 		switch r := rng.IntN(10); {
 		case r < 6:
 			for range 5 {
@@ -64,6 +66,9 @@ func TestClusterRandomFaults(t *testing.T) {
 				if err != nil {
 					t.Fatalf("step %d: PUT: %v", step, err)
 				}
+			}
+			if d := time.Since(stepStart); d > time.Second {
+				t.Logf("step %d: 5 PUTs took %s", step, d.Round(time.Millisecond))
 			}
 		case r == 6:
 			if serverDown < 0 {
@@ -108,6 +113,7 @@ func TestClusterRandomFaults(t *testing.T) {
 			nodes[i] = n
 		}
 	}
+	t.Logf("schedule ran in %s", time.Since(begin).Round(time.Millisecond))
 	if serverDown >= 0 {
 		c.Restart(serverDown)
 	}
