@@ -84,5 +84,6 @@ func TestShutdownUnderLoad(t *testing.T) {
 }
 
 func isEOF(err error) bool {
-	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || strings.HasSuffix(err.Error(), "EOF")
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || strings.HasSuffix(err.Error(), "EOF") ||
+		strings.Contains(err.Error(), "server closed idle connection")
 }

@@ -34,9 +34,10 @@ type lagMonitor struct {
 	stallAfter time.Duration
 	start      time.Time
 
-	lastSeq atomic.Uint64 // the stream's last sequence when last asked
-	lastOK  atomic.Int64  // unix nanos of the last answer from the stream
-	pending struct {      // a target not yet reached (only the run goroutine uses it)
+	lastSeq  atomic.Uint64 // the stream's last sequence when last asked
+	lastOK   atomic.Int64  // unix nanos of the last answer from a stream with quorum
+	noQuorum atomic.Bool   // the last answer said the stream has no quorum
+	pending  struct {      // a target not yet reached (only the run goroutine uses it)
 		seq uint64
 		at  time.Time
 	}
@@ -75,12 +76,15 @@ func (m *lagMonitor) run(ctx context.Context) {
 // check asks the stream for its last sequence and compares.
 func (m *lagMonitor) check(ctx context.Context) {
 	asOf := time.Now()
-	last, err := streamLastSeq(ctx, m.js, m.stream)
+	last, quorum, err := streamState(ctx, m.js, m.stream)
 	if err != nil {
 		return // staleness grows; readiness follows it
 	}
 	m.lastSeq.Store(last)
-	m.lastOK.Store(time.Now().UnixNano())
+	m.noQuorum.Store(!quorum)
+	if quorum {
+		m.lastOK.Store(time.Now().UnixNano())
+	}
 	applied := m.f.proj.AppliedSeq()
 	if m.pending.seq != 0 && applied >= m.pending.seq {
 		m.f.markCurrent(m.pending.at)
@@ -117,10 +121,13 @@ func (m *lagMonitor) staleness() time.Duration {
 // monitor before publishes fail at once instead of waiting for a timeout.
 const storeDownAfter = 2 * time.Second
 
-// storeDown reports whether the stream has not answered the monitor for
-// storeDownAfter: it has no leader, or the leader has no quorum, or this
-// node cannot reach NATS.
+// storeDown reports whether the stream's leader says it has no quorum, or
+// the stream has not answered the monitor for storeDownAfter: it has no
+// leader, or this node cannot reach NATS.
 func (m *lagMonitor) storeDown() bool {
+	if m.noQuorum.Load() {
+		return true
+	}
 	last := m.lastOK.Load()
 	if last == 0 {
 		return false // not asked yet: let the publish find out

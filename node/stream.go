@@ -134,11 +134,39 @@ func reconcileStream(have, want jetstream.StreamConfig) (*jetstream.StreamConfig
 
 // streamLastSeq returns the stream's last sequence.
 func streamLastSeq(ctx context.Context, js jetstream.JetStream, name string) (uint64, error) {
+	last, _, err := streamState(ctx, js, name)
+	return last, err
+}
+
+// streamState returns the stream's last sequence and whether its leader
+// sees a quorum of replicas online (always true for a single replica). The
+// leader of a stream that lost its quorum still answers this for a while,
+// but cannot store anything: the node uses this to fail PUTs fast.
+func streamState(ctx context.Context, js jetstream.JetStream, name string) (last uint64, quorum bool, err error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	s, err := js.Stream(ctx, name)
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
-	return s.CachedInfo().State.LastSeq, nil
+	info := s.CachedInfo()
+	return info.State.LastSeq, hasQuorum(info.Cluster), nil
+}
+
+// hasQuorum reports whether a stream's leader and the replicas it sees
+// online are a majority of the group.
+func hasQuorum(ci *jetstream.ClusterInfo) bool {
+	if ci == nil || len(ci.Replicas) == 0 {
+		return ci == nil || ci.Leader != ""
+	}
+	if ci.Leader == "" {
+		return false
+	}
+	alive := 1
+	for _, r := range ci.Replicas {
+		if r != nil && !r.Offline {
+			alive++
+		}
+	}
+	return 2*alive > 1+len(ci.Replicas)
 }
