@@ -34,10 +34,10 @@ type lagMonitor struct {
 	stallAfter time.Duration
 	start      time.Time
 
-	lastSeq  atomic.Uint64 // the stream's last sequence when last asked
-	lastOK   atomic.Int64  // unix nanos of the last answer from a stream with quorum
-	noQuorum atomic.Bool   // the last answer said the stream has no quorum
-	pending  struct {      // a target not yet reached (only the run goroutine uses it)
+	lastSeq       atomic.Uint64 // the stream's last sequence when last asked
+	lastOK        atomic.Int64  // unix nanos of the last answer from a stream with quorum
+	noQuorumSince atomic.Int64  // unix nanos since when answers say the stream has no quorum (0: it has)
+	pending       struct {      // a target not yet reached (only the run goroutine uses it)
 		seq uint64
 		at  time.Time
 	}
@@ -81,9 +81,11 @@ func (m *lagMonitor) check(ctx context.Context) {
 		return // staleness grows; readiness follows it
 	}
 	m.lastSeq.Store(last)
-	m.noQuorum.Store(!quorum)
 	if quorum {
 		m.lastOK.Store(time.Now().UnixNano())
+		m.noQuorumSince.Store(0)
+	} else {
+		m.noQuorumSince.CompareAndSwap(0, asOf.UnixNano())
 	}
 	applied := m.f.proj.AppliedSeq()
 	if m.pending.seq != 0 && applied >= m.pending.seq {
@@ -121,11 +123,16 @@ func (m *lagMonitor) staleness() time.Duration {
 // monitor before publishes fail at once instead of waiting for a timeout.
 const storeDownAfter = 2 * time.Second
 
-// storeDown reports whether the stream's leader says it has no quorum, or
-// the stream has not answered the monitor for storeDownAfter: it has no
-// leader, or this node cannot reach NATS.
+// noQuorumAfter is how long the stream leader must keep reporting too few
+// replicas online before publishes fail at once. A brief report of that kind
+// is normal while a new stream's replicas join.
+const noQuorumAfter = time.Second
+
+// storeDown reports whether the stream's leader has said for noQuorumAfter
+// that it has no quorum, or the stream has not answered the monitor for
+// storeDownAfter: it has no leader, or this node cannot reach NATS.
 func (m *lagMonitor) storeDown() bool {
-	if m.noQuorum.Load() {
+	if since := m.noQuorumSince.Load(); since != 0 && time.Since(time.Unix(0, since)) > noQuorumAfter {
 		return true
 	}
 	last := m.lastOK.Load()
