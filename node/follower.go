@@ -98,11 +98,6 @@ func (f *follower) kick() {
 
 // consume runs one ordered consumer until it fails, is kicked or ctx ends.
 func (f *follower) consume(ctx context.Context) error {
-	// A kick that arrived while no consumer ran is about an old one.
-	select {
-	case <-f.kicks:
-	default:
-	}
 	f.consumerAt.Store(time.Now().UnixNano())
 	applied := f.proj.AppliedSeq()
 	cc := jetstream.OrderedConsumerConfig{
@@ -134,6 +129,12 @@ func (f *follower) consume(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("consume: %w", err)
 	}
+	// A kick that arrived before this consumer existed was about another.
+	select {
+	case <-f.kicks:
+	default:
+	}
+	f.consumerAt.Store(time.Now().UnixNano())
 	var kicked atomic.Bool
 	stopCtx := context.AfterFunc(ctx, it.Stop)
 	stopKick := make(chan struct{})

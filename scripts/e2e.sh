@@ -46,7 +46,7 @@ say "building images"
 PRESENCED_IMAGE=$PRESENCED_IMAGE NATS_LOCAL_IMAGE=$NATS_LOCAL_IMAGE scripts/images.sh
 
 say "starting the cluster ($PROJECT)"
-compose up -d >/dev/null 2>&1 || { compose up -d; die "compose up failed"; }
+out=$(compose up -d 2>&1) || { printf '%s\n' "$out"; die "compose up failed"; }
 
 health() { docker inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}' "$(compose ps -q "$1")"; }
 wait_healthy() {
