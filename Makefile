@@ -8,3 +8,16 @@ build:
 
 test:
 	$(GO) test -race ./...
+
+# Container images, built from binaries compiled here (no base image is
+# pulled): presenced and a nats-server built from the Go module.
+PRESENCED_IMAGE ?= presenced:latest
+NATS_LOCAL_IMAGE ?= presenced-nats:latest
+
+.PHONY: image e2e
+image:
+	GO=$(GO) VERSION=$(VERSION) PRESENCED_IMAGE=$(PRESENCED_IMAGE) NATS_LOCAL_IMAGE=$(NATS_LOCAL_IMAGE) scripts/images.sh
+
+# The compose cluster end to end (needs Docker and Compose).
+e2e:
+	GO=$(GO) scripts/e2e.sh

@@ -48,6 +48,9 @@ func (n *Node) getStatus(w http.ResponseWriter, r *http.Request) error {
 	if err := n.requireServing(); err != nil {
 		return err
 	}
+	if err := n.consistentRead(r); err != nil {
+		return err
+	}
 	st, ok := n.proj.Status(userID, n.clock.Now(), n.policy)
 	if !ok {
 		return Errorf(KindNotFound, "No presence state for this user.")

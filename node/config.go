@@ -60,6 +60,10 @@ type Config struct {
 
 	// ShutdownTimeout bounds how long in-flight requests may finish.
 	ShutdownTimeout time.Duration
+
+	// ReadyMaxLag is how long the projection may go without being known to
+	// hold everything in the stream before the node reports not ready.
+	ReadyMaxLag time.Duration
 }
 
 // DefaultConfig returns the defaults of every setting.
@@ -80,6 +84,7 @@ func DefaultConfig() Config {
 		PublishTimeout:    5 * time.Second,
 		ApplyTimeout:      5 * time.Second,
 		ShutdownTimeout:   10 * time.Second,
+		ReadyMaxLag:       5 * time.Second,
 	}
 }
 
@@ -128,6 +133,9 @@ func (c *Config) Validate() error {
 	}
 	if c.PublishTimeout <= 0 || c.ApplyTimeout <= 0 || c.ShutdownTimeout <= 0 {
 		bad("--publish-timeout, --apply-timeout and --shutdown-timeout must be positive")
+	}
+	if c.ReadyMaxLag <= 0 {
+		bad("--ready-max-lag must be positive")
 	}
 	return errors.Join(errs...)
 }

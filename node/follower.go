@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync/atomic"
 	"time"
@@ -13,11 +14,20 @@ import (
 	"github.com/presenced/presenced/projection"
 )
 
+// errStalled ends a consumer that the lag monitor found stuck: the stream
+// has events the projection has not applied and none arrived for a while.
+var errStalled = errors.New("consumer stalled behind the stream")
+
 // follower feeds the projection from the stream. At start it replays the
 // latest event of every user (an ordered consumer delivering the last message
 // per subject), then follows new events. If its consumer fails (its server
 // died, the connection dropped) it creates a new one that starts at the last
-// applied sequence + 1, so nothing is skipped and nothing applied twice.
+// applied sequence + 1, so nothing is skipped and nothing applied twice: the
+// projection ignores any sequence at or below the one it applied last.
+//
+// The ordered consumer of the client library already recreates itself after
+// missed heartbeats; the loop in run is the outer safety net, and kick lets
+// the lag monitor force a new consumer when one stalls without an error.
 type follower struct {
 	js     jetstream.JetStream
 	stream string
@@ -25,7 +35,6 @@ type follower struct {
 	proj   *projection.Projection
 	waiter *seqWaiter
 	log    *slog.Logger
-	now    func() time.Time
 
 	// pullExpiry is short so that a pull that its dead server will never
 	// answer is noticed within seconds, not after the default 30 s.
@@ -33,13 +42,16 @@ type follower struct {
 	batch      int
 
 	caughtUp     atomic.Bool  // the replay reached the end of the stream once
-	lastApplied  atomic.Int64 // unix nanos of the last message applied
+	lastApplied  atomic.Int64 // unix nanos (wall clock) of the last message applied
+	consumerAt   atomic.Int64 // unix nanos (wall clock) the current consumer was created
+	current      atomic.Int64 // unix nanos: the projection held everything the stream held at this time
 	restarts     atomic.Uint64
+	kicks        chan struct{}
 	onCaughtUp   func()
 	onApplyError func(error)
 }
 
-func newFollower(js jetstream.JetStream, cfg *Config, proj *projection.Projection, w *seqWaiter, log *slog.Logger, now func() time.Time) *follower {
+func newFollower(js jetstream.JetStream, cfg *Config, proj *projection.Projection, w *seqWaiter, log *slog.Logger) *follower {
 	return &follower{
 		js:         js,
 		stream:     cfg.Stream,
@@ -47,9 +59,9 @@ func newFollower(js jetstream.JetStream, cfg *Config, proj *projection.Projectio
 		proj:       proj,
 		waiter:     w,
 		log:        log,
-		now:        now,
 		pullExpiry: 2 * time.Second,
 		batch:      8192,
+		kicks:      make(chan struct{}, 1),
 	}
 }
 
@@ -76,8 +88,17 @@ func (f *follower) run(ctx context.Context) {
 	}
 }
 
-// consume runs one ordered consumer until it fails or ctx ends.
+// kick asks the follower to replace its consumer.
+func (f *follower) kick() {
+	select {
+	case f.kicks <- struct{}{}:
+	default:
+	}
+}
+
+// consume runs one ordered consumer until it fails, is kicked or ctx ends.
 func (f *follower) consume(ctx context.Context) error {
+	f.consumerAt.Store(time.Now().UnixNano())
 	applied := f.proj.AppliedSeq()
 	cc := jetstream.OrderedConsumerConfig{
 		FilterSubjects:    []string{f.filter},
@@ -89,33 +110,58 @@ func (f *follower) consume(ctx context.Context) error {
 		cc.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
 		cc.OptStartSeq = applied + 1
 	}
+	asOf := time.Now()
 	last, err := streamLastSeq(ctx, f.js, f.stream)
 	if err != nil {
-		return err
+		return fmt.Errorf("stream info: %w", err)
 	}
 	if last <= applied {
+		f.markCurrent(asOf)
 		f.markCaughtUp()
 	}
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	cons, err := f.js.OrderedConsumer(cctx, f.stream, cc)
 	cancel()
 	if err != nil {
-		return err
+		return fmt.Errorf("create consumer: %w", err)
 	}
 	it, err := cons.Messages(jetstream.PullMaxMessages(f.batch), jetstream.PullExpiry(f.pullExpiry))
 	if err != nil {
-		return err
+		return fmt.Errorf("consume: %w", err)
 	}
-	stop := context.AfterFunc(ctx, it.Stop)
+	// A kick that arrived before this consumer existed was about another.
+	select {
+	case <-f.kicks:
+	default:
+	}
+	f.consumerAt.Store(time.Now().UnixNano())
+	var kicked atomic.Bool
+	stopCtx := context.AfterFunc(ctx, it.Stop)
+	stopKick := make(chan struct{})
+	kickDone := make(chan struct{})
+	go func() {
+		defer close(kickDone)
+		select {
+		case <-f.kicks:
+			kicked.Store(true)
+			it.Stop()
+		case <-stopKick:
+		}
+	}()
 	defer func() {
-		stop()
+		stopCtx()
+		close(stopKick)
+		<-kickDone
 		it.Stop()
 	}()
 	for {
 		msg, err := it.Next()
 		if err != nil {
-			if errors.Is(err, jetstream.ErrMsgIteratorClosed) && ctx.Err() != nil {
+			switch {
+			case ctx.Err() != nil:
 				return ctx.Err()
+			case kicked.Load():
+				return errStalled
 			}
 			return err
 		}
@@ -132,9 +178,25 @@ func (f *follower) consume(ctx context.Context) error {
 			}
 		}
 		f.waiter.advance(f.proj.AppliedSeq())
-		f.lastApplied.Store(f.now().UnixNano())
+		now := time.Now()
+		f.lastApplied.Store(now.UnixNano())
 		if md.NumPending == 0 {
+			// The server counted nothing after this message when it sent it,
+			// a moment ago.
+			f.markCurrent(now)
 			f.markCaughtUp()
+		}
+	}
+}
+
+// markCurrent records that the projection holds everything the stream held
+// at time t. It only moves forward.
+func (f *follower) markCurrent(t time.Time) {
+	ns := t.UnixNano()
+	for {
+		old := f.current.Load()
+		if ns <= old || f.current.CompareAndSwap(old, ns) {
+			return
 		}
 	}
 }

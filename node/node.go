@@ -61,6 +61,7 @@ type Node struct {
 	waiter   *seqWaiter
 	follower *follower
 	pub      *publisher
+	monitor  *lagMonitor
 
 	embedded *embeddedServer
 	nc       *nats.Conn
@@ -140,16 +141,21 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	if err = waitForJetStream(ctx, n.js); err != nil {
 		return err
 	}
-	stream, err := ensureStream(ctx, n.js, &n.cfg)
+	stream, err := ensureStream(ctx, n.js, &n.cfg, n.log)
 	if err != nil {
 		return err
 	}
 	// Size the projection for the users the stream holds, so that the replay
 	// does not grow it step by step.
 	n.proj = projection.New(int(min(stream.CachedInfo().State.Msgs, 1<<32)))
-	n.pub = &publisher{js: n.js, stream: n.cfg.Stream, subjectPrefix: n.cfg.SubjectPrefix, timeout: n.cfg.PublishTimeout}
-	n.follower = newFollower(n.js, &n.cfg, n.proj, n.waiter, n.log, n.clock.Now)
+	n.pub = &publisher{nc: n.nc, js: n.js, stream: n.cfg.Stream, subjectPrefix: n.cfg.SubjectPrefix, timeout: n.cfg.PublishTimeout}
+	n.follower = newFollower(n.js, &n.cfg, n.proj, n.waiter, n.log)
+	n.monitor = newLagMonitor(n.js, &n.cfg, n.follower)
+	n.pub.storeDown = n.monitor.storeDown
 	if err = n.registerMetrics(); err != nil {
+		return err
+	}
+	if err = n.registerLagMetrics(); err != nil {
 		return err
 	}
 
@@ -168,10 +174,14 @@ func (n *Node) Start(ctx context.Context) (err error) {
 
 	runCtx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel
-	n.wg.Add(2)
+	n.wg.Add(3)
 	go func() {
 		defer n.wg.Done()
 		n.follower.run(runCtx)
+	}()
+	go func() {
+		defer n.wg.Done()
+		n.monitor.run(runCtx)
 	}()
 	go func() {
 		defer n.wg.Done()
@@ -207,6 +217,8 @@ func (n *Node) readiness() (bool, string) {
 		return false, "not connected to NATS"
 	case !n.follower.caughtUp.Load():
 		return false, "replaying the stream"
+	case n.monitor.behind():
+		return false, fmt.Sprintf("behind the stream (last known current %s ago)", n.monitor.staleness().Round(time.Millisecond))
 	}
 	return true, ""
 }

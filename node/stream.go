@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"time"
 
@@ -38,39 +39,58 @@ func desiredStream(cfg *Config) jetstream.StreamConfig {
 
 // ensureStream creates the stream if it is missing and updates it if it
 // differs only in settings that can change without losing data. It is safe
-// for several nodes to run at once: whoever loses the creation race reads and
-// checks the winner's stream.
-func ensureStream(ctx context.Context, js jetstream.JetStream, cfg *Config) (jetstream.Stream, error) {
+// for several nodes to run at once: creating a stream that exists with the
+// same configuration succeeds, and whoever loses a creation race reads and
+// checks the winner's stream. Errors that a young cluster gives while it
+// settles (no meta leader yet, too few peers known, timeouts) are retried
+// until ctx ends; an incompatible stream is not.
+func ensureStream(ctx context.Context, js jetstream.JetStream, cfg *Config, log *slog.Logger) (jetstream.Stream, error) {
+	delay := 50 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		s, err := ensureStreamOnce(ctx, js, cfg)
+		if err == nil || errors.Is(err, ErrIncompatibleStream) {
+			return s, err
+		}
+		if attempt%10 == 1 {
+			log.Warn("stream not ready yet; retrying", "stream", cfg.Stream, "attempt", attempt, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w (gave up: %v)", err, ctx.Err())
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, time.Second)
+	}
+}
+
+func ensureStreamOnce(ctx context.Context, js jetstream.JetStream, cfg *Config) (jetstream.Stream, error) {
 	want := desiredStream(cfg)
-	for attempt := 0; ; attempt++ {
-		s, err := js.Stream(ctx, want.Name)
-		if errors.Is(err, jetstream.ErrStreamNotFound) {
-			s, err = js.CreateStream(ctx, want)
-			if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) && attempt < 3 {
-				continue
-			}
-			if err != nil {
-				return nil, fmt.Errorf("create stream %s: %w", want.Name, err)
-			}
-			return s, nil
-		}
+	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	s, err := js.Stream(rctx, want.Name)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		s, err = js.CreateStream(rctx, want)
 		if err != nil {
-			return nil, fmt.Errorf("look up stream %s: %w", want.Name, err)
-		}
-		have := s.CachedInfo().Config
-		update, err := reconcileStream(have, want)
-		if err != nil {
-			return nil, err
-		}
-		if update == nil {
-			return s, nil
-		}
-		s, err = js.UpdateStream(ctx, *update)
-		if err != nil {
-			return nil, fmt.Errorf("update stream %s: %w", want.Name, err)
+			return nil, fmt.Errorf("create stream %s: %w", want.Name, err)
 		}
 		return s, nil
 	}
+	if err != nil {
+		return nil, fmt.Errorf("look up stream %s: %w", want.Name, err)
+	}
+	have := s.CachedInfo().Config
+	update, err := reconcileStream(have, want)
+	if err != nil {
+		return nil, err
+	}
+	if update == nil {
+		return s, nil
+	}
+	s, err = js.UpdateStream(rctx, *update)
+	if err != nil {
+		return nil, fmt.Errorf("update stream %s: %w", want.Name, err)
+	}
+	return s, nil
 }
 
 // reconcileStream compares an existing stream with the wanted one. It returns
@@ -114,11 +134,39 @@ func reconcileStream(have, want jetstream.StreamConfig) (*jetstream.StreamConfig
 
 // streamLastSeq returns the stream's last sequence.
 func streamLastSeq(ctx context.Context, js jetstream.JetStream, name string) (uint64, error) {
+	last, _, err := streamState(ctx, js, name)
+	return last, err
+}
+
+// streamState returns the stream's last sequence and whether its leader
+// sees a quorum of replicas online (always true for a single replica). The
+// leader of a stream that lost its quorum still answers this for a while,
+// but cannot store anything: the node uses this to fail PUTs fast.
+func streamState(ctx context.Context, js jetstream.JetStream, name string) (last uint64, quorum bool, err error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	s, err := js.Stream(ctx, name)
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
-	return s.CachedInfo().State.LastSeq, nil
+	info := s.CachedInfo()
+	return info.State.LastSeq, hasQuorum(info.Cluster), nil
+}
+
+// hasQuorum reports whether a stream's leader and the replicas it sees
+// online are a majority of the group.
+func hasQuorum(ci *jetstream.ClusterInfo) bool {
+	if ci == nil || len(ci.Replicas) == 0 {
+		return ci == nil || ci.Leader != ""
+	}
+	if ci.Leader == "" {
+		return false
+	}
+	alive := 1
+	for _, r := range ci.Replicas {
+		if r != nil && !r.Offline {
+			alive++
+		}
+	}
+	return 2*alive > 1+len(ci.Replicas)
 }

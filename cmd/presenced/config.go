@@ -64,6 +64,7 @@ func parseSettings(args []string, getenv func(string) string, stderr io.Writer) 
 	fs.DurationVar(&c.PublishTimeout, "publish-timeout", c.PublishTimeout, "how long a PUT waits for JetStream to store its event")
 	fs.DurationVar(&c.ApplyTimeout, "apply-timeout", c.ApplyTimeout, "how long a PUT waits for this node to apply its event")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long in-flight requests may finish at shutdown")
+	fs.DurationVar(&c.ReadyMaxLag, "ready-max-lag", c.ReadyMaxLag, "how far behind the stream (in time) the node may fall before /readyz fails")
 	fs.StringVar(&s.logLevel, "log-level", s.logLevel, "debug, info, warn or error")
 	fs.StringVar(&s.logFormat, "log-format", s.logFormat, "text or json")
 
