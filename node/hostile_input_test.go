@@ -107,15 +107,15 @@ func TestHostileBodyChunked(t *testing.T) {
 func TestHostileUserIDs(t *testing.T) {
 	n := nodetest.StartNode(t)
 	cases := map[string]string{
-		"overlong (256 bytes)":   "@" + strings.Repeat("a", 243) + ":example.org",
-		"overlong (8 KiB)":       "@" + strings.Repeat("a", 8<<10) + ":example.org",
-		"NUL byte":               "@al%00ice:example.org",
-		"invalid UTF-8":          "@%ff%fe:example.org",
-		"UTF-8 outside ASCII":    "@%C3%A9:example.org",
-		"newline":                "@a%0Ab:example.org",
-		"no sigil":               "alice:example.org",
-		"no server name":         "@alice",
-		"bad server name":        "@alice:exa%20mple.org",
+		"overlong (256 bytes)": "@" + strings.Repeat("a", 243) + ":example.org",
+		"overlong (8 KiB)":     "@" + strings.Repeat("a", 8<<10) + ":example.org",
+		"NUL byte":             "@al%00ice:example.org",
+		"invalid UTF-8":        "@%ff%fe:example.org",
+		"UTF-8 outside ASCII":  "@%C3%A9:example.org",
+		"newline":              "@a%0Ab:example.org",
+		"no sigil":             "alice:example.org",
+		"no server name":       "@alice",
+		"bad server name":      "@alice:exa%20mple.org",
 	}
 	for name, id := range cases {
 		t.Run(name, func(t *testing.T) {
