@@ -3,6 +3,7 @@ package node_test
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -92,4 +93,18 @@ func serveConns() int {
 		buf = make([]byte, 2*len(buf))
 	}
 	return strings.Count(string(buf), "net/http.(*conn).serve(")
+}
+
+var errNotYet = errors.New("not yet")
+
+// decode reads an HTTP answer into a nodetest.Response.
+func decode(t testing.TB, resp *http.Response) *nodetest.Response {
+	t.Helper()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &nodetest.Response{Status: resp.StatusCode, Header: resp.Header, Body: b}
+	_ = json.Unmarshal(b, &r.JSON)
+	return r
 }
