@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -23,6 +24,7 @@ func TestSlowloris(t *testing.T) {
 	}))
 	wantHealthy(t, n)
 	baseline := serveConns()
+	heapBefore := heapAlloc()
 
 	const conns = 200
 	stop := make(chan struct{})
@@ -79,7 +81,69 @@ func TestSlowloris(t *testing.T) {
 		}
 		return nil
 	})
+	// Nothing the attack sent is retained (a generous bound: the heap of
+	// the whole test process moves by a few MiB on its own).
+	if grown := int64(heapAlloc()) - int64(heapBefore); grown > 16<<20 {
+		t.Fatalf("heap grew by %d bytes over the attack", grown)
+	}
 	wantHealthy(t, n)
+}
+
+// heapAlloc is the live heap after a collection.
+func heapAlloc() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
+
+// TestMaxConnections opens more slow connections than --max-connections:
+// no more than the cap are ever being served, and a normal client is
+// served once the header deadline frees a slot.
+func TestMaxConnections(t *testing.T) {
+	const maxConns = 5
+	n := nodetest.StartNode(t, nodetest.WithConfig(func(c *node.Config) {
+		c.MaxConnections = maxConns
+		c.HTTPReadHeaderTimeout = time.Second
+	}))
+	wantHealthy(t, n)
+	baseline := serveConns()
+	var conns []net.Conn
+	for range 2 * maxConns {
+		c, err := net.Dial("tcp", n.Addr()) // the kernel accepts; the node may not yet
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+		_, _ = fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n")
+	}
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	done := make(chan struct{})
+	peak := 0
+	go func() {
+		defer close(done)
+		client := &nodetest.Client{HTTP: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}}
+		if r := client.Do(t, http.MethodGet, n.URL+"/healthz", "", nil); r.Status != 200 {
+			t.Errorf("healthz behind the slow connections: %d %s", r.Status, r.Body)
+		}
+	}()
+	for {
+		if c := serveConns() - baseline; c > peak {
+			peak = c
+		}
+		select {
+		case <-done:
+			if peak > maxConns {
+				t.Fatalf("%d connections served at once, cap %d", peak, maxConns)
+			}
+			return
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }
 
 // TestSlowBody sends headers promptly but the body byte by byte: the read
