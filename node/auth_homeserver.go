@@ -14,6 +14,7 @@ import (
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/presenced/presenced/events"
@@ -61,6 +62,11 @@ type HomeserverAuth struct {
 	positive *lru.Cache[[32]byte, cachedUser]
 	negative *lru.Cache[[32]byte, time.Time]
 	flight   singleflight.Group
+
+	// lookups counts calls to the homeserver by result (accepted, refused,
+	// failed); cache counts checks answered from the caches or not.
+	lookups *prometheus.CounterVec
+	cache   *prometheus.CounterVec
 }
 
 type cachedUser struct {
@@ -102,6 +108,14 @@ func NewHomeserverAuth(cfg HomeserverAuthConfig) (*HomeserverAuth, error) {
 	if a.now == nil {
 		a.now = time.Now
 	}
+	a.lookups = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "presenced_auth_homeserver_lookups_total",
+		Help: "Token checks sent to the homeserver, by result (accepted, refused, failed).",
+	}, []string{"result"})
+	a.cache = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "presenced_auth_cache_total",
+		Help: "Token checks by how the cache answered (hit, negative_hit, miss).",
+	}, []string{"result"})
 	a.positive, _ = lru.New[[32]byte, cachedUser](cfg.CacheSize)
 	a.negative, _ = lru.New[[32]byte, time.Time](max(cfg.CacheSize/10, 1))
 	return a, nil
@@ -113,20 +127,33 @@ func (a *HomeserverAuth) Authenticate(ctx context.Context, token string) (string
 	now := a.now()
 	if u, ok := a.positive.Get(key); ok {
 		if now.Before(u.expires) {
+			a.cache.WithLabelValues("hit").Inc()
 			return u.userID, nil
 		}
 		a.positive.Remove(key)
 	}
 	if exp, ok := a.negative.Get(key); ok {
 		if now.Before(exp) {
+			a.cache.WithLabelValues("negative_hit").Inc()
 			return "", errUnknownToken()
 		}
 		a.negative.Remove(key)
 	}
+	a.cache.WithLabelValues("miss").Inc()
 	// The look-up runs detached from this request, so that one caller
 	// giving up does not fail the others waiting on the same token.
 	ch := a.flight.DoChan(string(key[:]), func() (any, error) {
-		return a.lookup(key, token)
+		user, err := a.lookup(key, token)
+		var e *Error
+		switch {
+		case err == nil:
+			a.lookups.WithLabelValues("accepted").Inc()
+		case errors.As(err, &e) && e.Kind == KindUnknownToken:
+			a.lookups.WithLabelValues("refused").Inc()
+		default:
+			a.lookups.WithLabelValues("failed").Inc()
+		}
+		return user, err
 	})
 	select {
 	case res := <-ch:
@@ -137,6 +164,11 @@ func (a *HomeserverAuth) Authenticate(ctx context.Context, token string) (string
 	case <-ctx.Done():
 		return "", unavailable("Request cancelled while checking the access token.", time.Second, ctx.Err())
 	}
+}
+
+// Collectors returns the provider's metrics, for the node to register.
+func (a *HomeserverAuth) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{a.lookups, a.cache}
 }
 
 // CacheLen returns the number of accepted and refused tokens cached.

@@ -171,6 +171,15 @@ func TestHomeserverAuthThroughNode(t *testing.T) {
 	if r := n.Get(t, good, "@alice:example.org"); r.Status != 200 {
 		t.Fatalf("cached token while the homeserver is down: %d %s", r.Status, r.Body)
 	}
+	if c := counter(t, n.Registry, "presenced_auth_homeserver_lookups_total", "result", "refused"); c < 1 {
+		t.Fatalf("refused look-ups counted: %v", c)
+	}
+	if c := counter(t, n.Registry, "presenced_auth_homeserver_lookups_total", "result", "failed"); c < 5 {
+		t.Fatalf("failed look-ups counted: %v", c)
+	}
+	if c := counter(t, n.Registry, "presenced_auth_cache_total", "result", "hit"); c < 1 {
+		t.Fatalf("cache hits counted: %v", c)
+	}
 	for _, tok := range []string{good, remote, bad, "secretgood", "secretbad"} {
 		if strings.Contains(logs.String(), tok) {
 			t.Fatalf("a token appears in the logs:\n%s", logs.String())

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -154,7 +155,21 @@ func (n *Node) initLimits() {
 	}, []string{"reason"})
 }
 
-// registerLimitMetrics registers the limits' metrics on the node's registry.
+// registerLimitMetrics registers the limits' metrics, and the
+// authenticator's if it has any, on the node's registry.
 func (n *Node) registerLimitMetrics() error {
-	return n.reg.Register(n.rejected)
+	cs := []prometheus.Collector{n.rejected}
+	if m, ok := n.auth.(interface{ Collectors() []prometheus.Collector }); ok {
+		cs = append(cs, m.Collectors()...)
+	}
+	for _, c := range cs {
+		if err := n.reg.Register(c); err != nil {
+			var already prometheus.AlreadyRegisteredError
+			if errors.As(err, &already) {
+				continue // an authenticator shared by nodes on one registry
+			}
+			return err
+		}
+	}
+	return nil
 }

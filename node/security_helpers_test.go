@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/presenced/presenced/node/nodetest"
 )
 
@@ -107,4 +109,27 @@ func decode(t testing.TB, resp *http.Response) *nodetest.Response {
 	r := &nodetest.Response{Status: resp.StatusCode, Header: resp.Header, Body: b}
 	_ = json.Unmarshal(b, &r.JSON)
 	return r
+}
+
+// counter sums the counter name with label=value in reg.
+func counter(t testing.TB, reg prometheus.Gatherer, name, label, value string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := 0.0
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == label && l.GetValue() == value {
+					sum += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return sum
 }

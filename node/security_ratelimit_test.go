@@ -46,6 +46,9 @@ func TestPutRateLimit(t *testing.T) {
 	if r := n.Put(t, "bob-token", "@bob:example.org", body); r.Status != 200 {
 		t.Fatalf("another user's PUT: %d %s", r.Status, r.Body)
 	}
+	if c := counter(t, n.Registry, "presenced_rejected_requests_total", "reason", "put_rate"); c != 1 {
+		t.Fatalf("presenced_rejected_requests_total{reason=put_rate} = %v, want 1", c)
+	}
 	for range 10 {
 		if r := n.Get(t, "alice-token", "@alice:example.org"); r.Status != 200 {
 			t.Fatalf("GET by a limited user: %d %s", r.Status, r.Body)
