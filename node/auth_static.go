@@ -20,6 +20,8 @@ import (
 type StaticTokens struct {
 	path   string
 	tokens atomic.Pointer[map[[32]byte]string]
+	// loaded identifies the version of the file the tokens came from.
+	loaded atomic.Pointer[stamp]
 }
 
 // LoadStaticTokens reads the tokens file at path.
@@ -44,6 +46,8 @@ func NewStaticTokens(m map[string]string) (*StaticTokens, error) {
 
 // Reload reads the file again. On error the previous tokens stay in force.
 func (s *StaticTokens) Reload() error {
+	// Stamped before reading: a change during the read is seen as a change.
+	st := fileStamp(s.path)
 	raw, err := os.ReadFile(s.path)
 	if err != nil {
 		return fmt.Errorf("tokens file: %w", err)
@@ -57,6 +61,7 @@ func (s *StaticTokens) Reload() error {
 		return fmt.Errorf("tokens file %s: %w", s.path, err)
 	}
 	s.tokens.Store(&t)
+	s.loaded.Store(&st)
 	return nil
 }
 
@@ -98,7 +103,10 @@ func (s *StaticTokens) Watch(ctx context.Context, every time.Duration, reload <-
 		defer t.Stop()
 		tick = t.C
 	}
-	last := fileStamp(s.path)
+	var last stamp
+	if st := s.loaded.Load(); st != nil {
+		last = *st
+	}
 	load := func(why string) {
 		if err := s.Reload(); err != nil {
 			log.Error("tokens file not reloaded; previous tokens stay in force", "why", why, "err", err)

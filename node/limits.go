@@ -60,10 +60,6 @@ func (c *Config) validateSecurity() []error {
 	if c.HTTPReadHeaderTimeout <= 0 || c.HTTPReadTimeout <= 0 || c.HTTPWriteTimeout <= 0 || c.HTTPIdleTimeout <= 0 {
 		bad("--http-read-header-timeout, --http-read-timeout, --http-write-timeout and --http-idle-timeout must be positive")
 	}
-	if c.HTTPWriteTimeout > 0 && c.HTTPWriteTimeout <= c.PublishTimeout+c.ApplyTimeout {
-		bad("--http-write-timeout %s must exceed --publish-timeout plus --apply-timeout (%s), or PUTs are cut off before they can answer",
-			c.HTTPWriteTimeout, c.PublishTimeout+c.ApplyTimeout)
-	}
 	return errs
 }
 
@@ -77,11 +73,18 @@ func (n *Node) newHTTPServer() *http.Server {
 		Handler:           n.router(),
 		ReadHeaderTimeout: n.cfg.HTTPReadHeaderTimeout,
 		ReadTimeout:       n.cfg.HTTPReadTimeout,
-		WriteTimeout:      n.cfg.HTTPWriteTimeout,
+		WriteTimeout:      n.writeTimeout(),
 		IdleTimeout:       n.cfg.HTTPIdleTimeout,
 		MaxHeaderBytes:    2 * n.cfg.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(n.log.Handler(), slog.LevelDebug),
 	}
+}
+
+// writeTimeout is HTTPWriteTimeout, raised if need be above the longest a
+// PUT may legitimately take (its publish and apply waits), so that a slow
+// but successful write is never cut off before it can answer.
+func (n *Node) writeTimeout() time.Duration {
+	return max(n.cfg.HTTPWriteTimeout, n.cfg.PublishTimeout+n.cfg.ApplyTimeout+time.Second)
 }
 
 // limitListener caps the connections open at once: past the cap, new

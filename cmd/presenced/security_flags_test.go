@@ -63,7 +63,7 @@ func TestSecuritySettingsInvalid(t *testing.T) {
 		{"--visibility", "friends"},
 		{"--ratelimit-per-second", "-1"},
 		{"--max-header-bytes", "10"},
-		{"--http-write-timeout", "5s"},
+		{"--http-write-timeout", "0s"},
 	} {
 		_, err := parseSettings(args, func(string) string { return "" }, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), "--") {
