@@ -32,6 +32,8 @@ type standInHomeserver struct {
 	mode   string            // "", "500", "429", "slow", "garbage", "block"
 	calls  atomic.Int64
 	unhold chan struct{}
+	// strayAuth collects Authorization headers sent anywhere but whoami.
+	strayAuth []string
 }
 
 func newStandInHomeserver(t *testing.T) *standInHomeserver {
@@ -64,6 +66,9 @@ func (h *standInHomeserver) release() {
 func (h *standInHomeserver) serve(w http.ResponseWriter, r *http.Request) {
 	h.calls.Add(1)
 	if r.URL.Path != "/_matrix/client/v3/account/whoami" {
+		h.mu.Lock()
+		h.strayAuth = append(h.strayAuth, r.Header.Get("Authorization"))
+		h.mu.Unlock()
 		http.NotFound(w, r)
 		return
 	}
@@ -84,6 +89,9 @@ func (h *standInHomeserver) serve(w http.ResponseWriter, r *http.Request) {
 		case <-time.After(10 * time.Second):
 		case <-r.Context().Done():
 		}
+		return
+	case "redirect":
+		http.Redirect(w, r, "/leak", http.StatusFound)
 		return
 	case "garbage":
 		_, _ = w.Write([]byte(`{"user_id":"not a user id"}`))
@@ -151,7 +159,7 @@ func TestHomeserverAuthThroughNode(t *testing.T) {
 	r = n.Put(t, remote, "@mallory:elsewhere.test", map[string]any{"presence": "online"})
 	wantMatrixError(t, "PUT by a user of another server", r.Status, r.Header, r.Body, 403, "M_FORBIDDEN")
 
-	for _, mode := range []string{"500", "429", "slow", "garbage"} {
+	for _, mode := range []string{"500", "429", "slow", "garbage", "redirect"} {
 		hs.set(mode)
 		r := n.Get(t, bad, "@alice:example.org")
 		wantMatrixError(t, "homeserver "+mode, r.Status, r.Header, r.Body, 503, "M_UNKNOWN")
@@ -164,6 +172,12 @@ func TestHomeserverAuthThroughNode(t *testing.T) {
 		}
 	}
 	hs.set("")
+	hs.mu.Lock()
+	stray := hs.strayAuth
+	hs.mu.Unlock()
+	if len(stray) > 0 {
+		t.Fatalf("a redirect was followed with the token: %q", stray)
+	}
 	hs.Close() // down
 	r = n.Get(t, bad, "@alice:example.org")
 	wantMatrixError(t, "homeserver down", r.Status, r.Header, r.Body, 503, "M_UNKNOWN")
