@@ -86,8 +86,9 @@ func TestPutRateLimitRefills(t *testing.T) {
 }
 
 // TestAuthFailureRateLimit: an address that fails authentication past its
-// burst is refused with 429, even with a valid token, until its bucket
-// refills; other addresses (as passed by the trusted proxy) are not.
+// burst is refused with 429 until its bucket refills, except for tokens
+// known good without a look-up; other addresses (as passed by the trusted
+// proxy) are not limited.
 func TestAuthFailureRateLimit(t *testing.T) {
 	n := nodetest.StartNode(t, nodetest.WithConfig(func(c *node.Config) {
 		c.AuthFailuresPerSecond = 0.05
@@ -118,7 +119,10 @@ func TestAuthFailureRateLimit(t *testing.T) {
 		}
 	}
 	wantLimited(t, "bad token past the burst", do("203.0.113.7", "wrong"))
-	wantLimited(t, "good token from a limited address", do("203.0.113.7", "alice-token"))
+	wantLimited(t, "missing token from a limited address", do("203.0.113.7", ""))
+	if r := do("203.0.113.7", "alice-token"); r.Status != 404 {
+		t.Fatalf("known good token from a limited address: %d %s", r.Status, r.Body)
+	}
 	if r := do("203.0.113.8", "wrong"); r.Status != 401 {
 		t.Fatalf("another address: %d %s", r.Status, r.Body)
 	}
@@ -133,5 +137,36 @@ func TestAuthFailureRateLimit(t *testing.T) {
 	}
 	if r := do("203.0.113.9", "wrong"); r.Status != 401 {
 		t.Fatalf("first failure after successes: %d %s", r.Status, r.Body)
+	}
+}
+
+// TestAuthFailureRateLimitHomeserver: behind one proxy address under a
+// token-guessing attack, a user whose token the cache holds is still
+// served; a token that would need a homeserver look-up is refused with 429
+// without one.
+func TestAuthFailureRateLimitHomeserver(t *testing.T) {
+	hs := newStandInHomeserver(t)
+	hs.setUser("cached", "@alice:example.org")
+	hs.setUser("uncached", "@bob:example.org")
+	n := nodetest.StartNode(t, withHomeserverAuth(hs.URL, nil), nodetest.WithConfig(func(c *node.Config) {
+		c.AuthFailuresPerSecond = 0.05
+		c.AuthFailuresBurst = 2
+	}))
+	if r := n.Get(t, "cached", "@alice:example.org"); r.Status != 404 {
+		t.Fatalf("GET: %d %s", r.Status, r.Body)
+	}
+	for range 2 {
+		if r := n.Get(t, "guess", "@alice:example.org"); r.Status != 401 {
+			t.Fatalf("guess: %d %s", r.Status, r.Body)
+		}
+	}
+	calls := hs.calls.Load()
+	wantLimited(t, "guess past the burst", n.Get(t, "guess2", "@alice:example.org"))
+	wantLimited(t, "token not in the cache", n.Get(t, "uncached", "@alice:example.org"))
+	if r := n.Get(t, "cached", "@alice:example.org"); r.Status != 404 {
+		t.Fatalf("cached token from the limited address: %d %s", r.Status, r.Body)
+	}
+	if c := hs.calls.Load(); c != calls {
+		t.Fatalf("%d homeserver calls from a limited address", c-calls)
 	}
 }
