@@ -405,3 +405,27 @@ func TestNewAuthenticatorChoices(t *testing.T) {
 		t.Fatalf("Validate: %v", err)
 	}
 }
+
+// BenchmarkHomeserverAuthCached measures a token check answered from the
+// cache, the path of nearly every request with --auth homeserver.
+func BenchmarkHomeserverAuthCached(b *testing.B) {
+	hs := &standInHomeserver{users: map[string]string{"t": "@alice:example.org"}, unhold: make(chan struct{})}
+	hs.Server = httptest.NewServer(http.HandlerFunc(hs.serve))
+	defer hs.Close()
+	a, err := node.NewHomeserverAuth(node.HomeserverAuthConfig{URL: hs.URL, CacheTTL: time.Hour, CacheSize: 1000, Timeout: time.Second})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := a.Authenticate(ctx, "t"); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := a.Authenticate(ctx, "t"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

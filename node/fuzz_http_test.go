@@ -20,9 +20,11 @@ var fuzzMethods = []string{"GET", "PUT", "POST", "DELETE", "OPTIONS", "PATCH", "
 var fuzzTokens = []string{"", "Bearer alice-token", "Bearer bob-token", "Bearer eve-token", "Bearer wrong", "Basic YQ==", "Bearer slash-token"}
 
 // FuzzHTTP sends arbitrary requests through the real router of a real node
-// over loopback HTTP. Whatever the request: no 5xx other than 503, every
-// answer but HEAD's is JSON, every error has an errcode and a message, and
-// the node keeps serving. Seeds are in testdata/fuzz/FuzzHTTP.
+// over loopback HTTP. Whatever the request: an answer within 10 s, no 5xx
+// other than 503, every answer but HEAD's is JSON, every error has an
+// errcode and a message, and the node keeps serving. Seeds are in
+// testdata/fuzz/FuzzHTTP. New inputs are minimised one HTTP request per
+// step, so -fuzzminimizetime 5s keeps the fuzzer from pausing on them.
 func FuzzHTTP(f *testing.F) {
 	f.Add(uint8(0), "/_matrix/client/v3/presence/@alice:example.org/status", uint8(1), []byte(nil))
 	f.Add(uint8(1), "/_matrix/client/v3/presence/@alice:example.org/status", uint8(1), []byte(`{"presence":"online","status_msg":"hi"}`))
@@ -58,9 +60,13 @@ func FuzzHTTP(f *testing.F) {
 		if a := fuzzTokens[int(tok)%len(fuzzTokens)]; a != "" {
 			req.Header.Set("Authorization", a)
 		}
+		start := time.Now()
 		resp, err := client.Do(req)
 		if err != nil {
 			t.Fatalf("%s %q: %v", method, path, err)
+		}
+		if d := time.Since(start); d > 10*time.Second {
+			t.Fatalf("%s %q: answered after %s", method, path, d)
 		}
 		b, err := io.ReadAll(resp.Body)
 		resp.Body.Close()
