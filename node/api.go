@@ -38,11 +38,15 @@ func pathUserID(r *http.Request) (string, error) {
 // getStatus answers GET /presence/{userId}/status from the projection, as
 // read at the node's clock.
 func (n *Node) getStatus(w http.ResponseWriter, r *http.Request) error {
-	if _, err := authenticate(r, n.auth); err != nil {
+	requester, err := n.authenticate(r)
+	if err != nil {
 		return err
 	}
 	userID, err := pathUserID(r)
 	if err != nil {
+		return err
+	}
+	if err := n.checkVisible(requester, userID); err != nil {
 		return err
 	}
 	if err := n.requireServing(); err != nil {
@@ -63,7 +67,7 @@ func (n *Node) getStatus(w http.ResponseWriter, r *http.Request) error {
 // JetStream has acknowledged the event and the local projection has applied
 // it, so that a GET on this node reads the write back.
 func (n *Node) putStatus(w http.ResponseWriter, r *http.Request) error {
-	requester, err := authenticate(r, n.auth)
+	requester, err := n.authenticate(r)
 	if err != nil {
 		return err
 	}
@@ -73,6 +77,13 @@ func (n *Node) putStatus(w http.ResponseWriter, r *http.Request) error {
 	}
 	if userID != requester {
 		return Errorf(KindForbidden, "Can only set your own presence state.")
+	}
+	if err := n.checkOwnServer(userID); err != nil {
+		return err
+	}
+	if wait := n.putLimits.allow(userID); wait > 0 {
+		n.rejected.WithLabelValues("put_rate").Inc()
+		return limitExceeded("Too many presence updates; slow down.", wait)
 	}
 	body, err := readBody(w, r, n.cfg.MaxBodyBytes)
 	if err != nil {

@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"log/slog"
 	"os"
 	"sync/atomic"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -18,6 +20,8 @@ import (
 type StaticTokens struct {
 	path   string
 	tokens atomic.Pointer[map[[32]byte]string]
+	// loaded identifies the version of the file the tokens came from.
+	loaded atomic.Pointer[stamp]
 }
 
 // LoadStaticTokens reads the tokens file at path.
@@ -42,6 +46,8 @@ func NewStaticTokens(m map[string]string) (*StaticTokens, error) {
 
 // Reload reads the file again. On error the previous tokens stay in force.
 func (s *StaticTokens) Reload() error {
+	// Stamped before reading: a change during the read is seen as a change.
+	st := fileStamp(s.path)
 	raw, err := os.ReadFile(s.path)
 	if err != nil {
 		return fmt.Errorf("tokens file: %w", err)
@@ -55,6 +61,7 @@ func (s *StaticTokens) Reload() error {
 		return fmt.Errorf("tokens file %s: %w", s.path, err)
 	}
 	s.tokens.Store(&t)
+	s.loaded.Store(&st)
 	return nil
 }
 
@@ -74,8 +81,75 @@ func hashTokens(m map[string]string) (map[[32]byte]string, error) {
 
 // Authenticate implements Authenticator.
 func (s *StaticTokens) Authenticate(_ context.Context, token string) (string, error) {
-	if user, ok := (*s.tokens.Load())[sha256.Sum256([]byte(token))]; ok {
+	if user, ok := s.known(token); ok {
 		return user, nil
 	}
 	return "", Errorf(KindUnknownToken, "Unrecognised access token")
+}
+
+// known implements knownTokens: every static token is known.
+func (s *StaticTokens) known(token string) (string, bool) {
+	user, ok := (*s.tokens.Load())[sha256.Sum256([]byte(token))]
+	return user, ok
+}
+
+// Watch reloads the tokens file whenever reload receives (SIGHUP) and, when
+// every is positive, whenever the file's modification time or size changes
+// (checked every interval; a file replaced by renaming, as configuration
+// mounts do, counts as changed). A file that cannot be read or parsed leaves
+// the previous tokens in force and is retried at the next change. Watch
+// returns when ctx ends; its caller owns it.
+func (s *StaticTokens) Watch(ctx context.Context, every time.Duration, reload <-chan os.Signal, log *slog.Logger) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	var tick <-chan time.Time
+	if every > 0 {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		tick = t.C
+	}
+	var last stamp
+	if st := s.loaded.Load(); st != nil {
+		last = *st
+	}
+	load := func(why string) {
+		if err := s.Reload(); err != nil {
+			log.Error("tokens file not reloaded; previous tokens stay in force", "why", why, "err", err)
+			return
+		}
+		log.Info("tokens file reloaded", "why", why, "tokens", s.Len())
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-reload:
+			last = fileStamp(s.path)
+			load("signal")
+		case <-tick:
+			if st := fileStamp(s.path); st != last {
+				last = st
+				load("file changed")
+			}
+		}
+	}
+}
+
+// Len is the number of tokens in force.
+func (s *StaticTokens) Len() int { return len(*s.tokens.Load()) }
+
+// stamp identifies a version of a file well enough to notice a change.
+type stamp struct {
+	mod  int64
+	size int64
+	ok   bool
+}
+
+func fileStamp(path string) stamp {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return stamp{}
+	}
+	return stamp{mod: fi.ModTime().UnixNano(), size: fi.Size(), ok: true}
 }

@@ -64,6 +64,50 @@ type Config struct {
 	// ReadyMaxLag is how long the projection may go without being known to
 	// hold everything in the stream before the node reports not ready.
 	ReadyMaxLag time.Duration
+	// Auth selects how access tokens are checked: AuthStatic (TokensFile) or
+	// AuthHomeserver (the homeserver's whoami at HomeserverURL).
+	Auth          string
+	HomeserverURL string
+	// AuthCacheTTL is how long a token the homeserver accepted is trusted
+	// without asking again; AuthNegativeCacheTTL the same for a refused one.
+	// AuthCacheSize bounds each of the two caches; AuthTimeout bounds one
+	// call to the homeserver.
+	AuthCacheTTL         time.Duration
+	AuthNegativeCacheTTL time.Duration
+	AuthCacheSize        int
+	AuthTimeout          time.Duration
+	// TokensReloadInterval is how often the tokens file is checked for
+	// changes (0: only on SIGHUP).
+	TokensReloadInterval time.Duration
+
+	// Visibility is who may read whose presence: VisibilityAuthenticated,
+	// VisibilitySameServer or VisibilitySelf.
+	Visibility string
+
+	// RateLimitPerSecond and RateLimitBurst shape the per-user token bucket
+	// of PUTs (0 per second disables it). AuthFailuresPerSecond and
+	// AuthFailuresBurst shape the per-client-address bucket of requests that
+	// fail authentication (0 disables it). RateLimitTableSize bounds how many
+	// buckets of each kind are kept. RealIPHeader names the header in which
+	// a trusted reverse proxy passes the client address (empty: the TCP peer).
+	RateLimitPerSecond    float64
+	RateLimitBurst        int
+	AuthFailuresPerSecond float64
+	AuthFailuresBurst     int
+	RateLimitTableSize    int
+	RealIPHeader          string
+
+	// MaxInFlight caps concurrent API requests; MaxConnections caps open
+	// connections; MaxHeaderBytes caps request headers. The HTTP timeouts
+	// bound how long a client may take to send headers, a whole request,
+	// to receive an answer, and to keep an idle connection open.
+	MaxInFlight           int
+	MaxConnections        int
+	MaxHeaderBytes        int
+	HTTPReadHeaderTimeout time.Duration
+	HTTPReadTimeout       time.Duration
+	HTTPWriteTimeout      time.Duration
+	HTTPIdleTimeout       time.Duration
 }
 
 // DefaultConfig returns the defaults of every setting.
@@ -85,6 +129,26 @@ func DefaultConfig() Config {
 		ApplyTimeout:      5 * time.Second,
 		ShutdownTimeout:   10 * time.Second,
 		ReadyMaxLag:       5 * time.Second,
+
+		Auth:                  AuthStatic,
+		AuthCacheTTL:          60 * time.Second,
+		AuthNegativeCacheTTL:  5 * time.Second,
+		AuthCacheSize:         100_000,
+		AuthTimeout:           5 * time.Second,
+		TokensReloadInterval:  5 * time.Second,
+		Visibility:            VisibilityAuthenticated,
+		RateLimitPerSecond:    1,
+		RateLimitBurst:        5,
+		AuthFailuresPerSecond: 1,
+		AuthFailuresBurst:     20,
+		RateLimitTableSize:    100_000,
+		MaxInFlight:           1024,
+		MaxConnections:        4096,
+		MaxHeaderBytes:        16 << 10,
+		HTTPReadHeaderTimeout: 5 * time.Second,
+		HTTPReadTimeout:       15 * time.Second,
+		HTTPWriteTimeout:      30 * time.Second,
+		HTTPIdleTimeout:       90 * time.Second,
 	}
 }
 
@@ -137,6 +201,7 @@ func (c *Config) Validate() error {
 	if c.ReadyMaxLag <= 0 {
 		bad("--ready-max-lag must be positive")
 	}
+	errs = append(errs, c.validateSecurity()...)
 	return errors.Join(errs...)
 }
 

@@ -69,6 +69,12 @@ type Node struct {
 	httpSrv  *http.Server
 	ln       net.Listener
 
+	// putLimits and authFailures are the rate limiters (ratelimit.go);
+	// rejected counts requests refused by a limit (limits.go).
+	putLimits    *keyedLimiter
+	authFailures *keyedLimiter
+	rejected     *prometheus.CounterVec
+
 	stopping atomic.Bool
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
@@ -101,15 +107,13 @@ func New(cfg Config, opts Options) (*Node, error) {
 		n.clock = systemClock{}
 	}
 	if n.auth == nil {
-		if cfg.TokensFile == "" {
-			return nil, errors.New("no authenticator: set --tokens-file")
-		}
-		st, err := LoadStaticTokens(cfg.TokensFile)
+		a, err := NewAuthenticator(&cfg, n.log)
 		if err != nil {
 			return nil, err
 		}
-		n.auth = st
+		n.auth = a
 	}
+	n.initLimits()
 	n.reg, n.gatherer = opts.Registerer, opts.Gatherer
 	if n.reg == nil {
 		r := prometheus.NewRegistry()
@@ -158,19 +162,15 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	if err = n.registerLagMetrics(); err != nil {
 		return err
 	}
+	if err = n.registerLimitMetrics(); err != nil {
+		return err
+	}
 
 	if n.ln, err = net.Listen("tcp", n.cfg.Listen); err != nil {
 		return fmt.Errorf("listen on %s: %w", n.cfg.Listen, err)
 	}
-	n.httpSrv = &http.Server{
-		Handler:           n.router(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          slog.NewLogLogger(n.log.Handler(), slog.LevelDebug),
-	}
+	n.ln = limitListener(n.ln, n.cfg.MaxConnections)
+	n.httpSrv = n.newHTTPServer()
 
 	runCtx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel

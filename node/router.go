@@ -30,7 +30,7 @@ func (n *Node) router() http.Handler {
 	r.MethodNotAllowedHandler = n.api("method_not_allowed", func(http.ResponseWriter, *http.Request) error {
 		return Errorf(KindMethodNotAllowed, "Unrecognized request")
 	})
-	return cors(r)
+	return n.limits(cors(r))
 }
 
 // api wraps a handler: it turns a returned error into a Matrix error body,

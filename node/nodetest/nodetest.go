@@ -79,6 +79,10 @@ func Config(t testing.TB) node.Config {
 	cfg.DataDir = t.TempDir()
 	cfg.NodeName = t.Name()
 	cfg.ShutdownTimeout = 5 * time.Second
+	// Tests send many requests per user and from one address quickly; a
+	// test of the rate limits turns them on with WithConfig.
+	cfg.RateLimitPerSecond = 0
+	cfg.AuthFailuresPerSecond = 0
 	return cfg
 }
 
