@@ -197,6 +197,15 @@ func TestUnrecognizedPathsAndMethods(t *testing.T) {
 		wantError(t, api.Do(t, m, n.URL+"/_matrix/client/r0/presence/%40alice%3Aexample.org/status", aliceToken, nil),
 			http.StatusMethodNotAllowed, "M_UNRECOGNIZED")
 	}
-	wantError(t, api.Do(t, http.MethodPost, n.URL+"/healthz", "", nil), http.StatusMethodNotAllowed, "M_UNRECOGNIZED")
+	r := api.Do(t, http.MethodDelete, n.URL+nodetest.PresencePath(weird), aliceToken, nil)
+	wantError(t, r, http.StatusMethodNotAllowed, "M_UNRECOGNIZED")
+	if got := r.Header.Get("Allow"); got != "GET, PUT, OPTIONS" {
+		t.Errorf("Allow on the presence path: %q", got)
+	}
+	r = api.Do(t, http.MethodPost, n.URL+"/healthz", "", nil)
+	wantError(t, r, http.StatusMethodNotAllowed, "M_UNRECOGNIZED")
+	if got := r.Header.Get("Allow"); got != "GET, HEAD, OPTIONS" {
+		t.Errorf("Allow on /healthz: %q", got)
+	}
 	wantError(t, api.Do(t, http.MethodPut, n.URL+"/readyz", "", nil), http.StatusMethodNotAllowed, "M_UNRECOGNIZED")
 }

@@ -144,6 +144,11 @@ func (o *openAPI) expectError(t testing.TB, what string, resp *nodetest.Response
 	if !ok || media.Schema == nil {
 		t.Fatalf("openapi: components.responses.%s has no application/json schema", response)
 	}
+	for name, h := range ro.Headers.FromOldest() {
+		if h.Required && resp.Header.Get(name) == "" {
+			t.Errorf("openapi: %s: %d without the %s header components.responses.%s requires", what, resp.Status, name, response)
+		}
+	}
 	if ok, errs := o.schemas.ValidateSchemaBytes(media.Schema.Schema(), resp.Body); !ok {
 		t.Errorf("openapi: %s: %d %s does not match components.responses.%s:%s", what, resp.Status, resp.Body, response, describe(errs))
 	}
@@ -302,8 +307,10 @@ func TestCheckExchangeCatchesMismatches(t *testing.T) {
 			`{"presence":"offline","last_active_ago":5}`, true},
 		{"encoded user ID with slash", "GET", "/_matrix/client/v3/presence/%40we%2Fird.user%3Aexample.org/status", "", 200, jsonHeader(),
 			`{"presence":"offline","last_active_ago":5}`, false},
-		{"wrong method answers 405", "POST", nodetest.PresencePath(alice), "", 405, jsonHeader(),
+		{"wrong method answers 405", "POST", nodetest.PresencePath(alice), "", 405, jsonHeader("Allow", "GET, PUT, OPTIONS"),
 			`{"errcode":"M_UNRECOGNIZED","error":"x"}`, false},
+		{"405 without Allow", "POST", nodetest.PresencePath(alice), "", 405, jsonHeader(),
+			`{"errcode":"M_UNRECOGNIZED","error":"x"}`, true},
 		{"wrong method answers 404", "POST", nodetest.PresencePath(alice), "", 404, jsonHeader(),
 			`{"errcode":"M_UNRECOGNIZED","error":"x"}`, true},
 	}
