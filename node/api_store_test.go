@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -28,6 +29,15 @@ func TestHealthAndReadiness(t *testing.T) {
 	r = api.Do(t, http.MethodGet, n.URL+"/readyz", "", nil)
 	if r.Status != http.StatusOK || r.JSON["status"] != "ready" {
 		t.Fatalf("readyz: %d %s", r.Status, r.Body)
+	}
+	for _, p := range []string{"/healthz", "/readyz"} {
+		if r := api.Do(t, http.MethodHead, n.URL+p, "", nil); r.Status != http.StatusOK || len(r.Body) != 0 {
+			t.Fatalf("HEAD %s: %d %q", p, r.Status, r.Body)
+		}
+	}
+	if r := api.Do(t, http.MethodGet, n.URL+"/metrics", "", nil); r.Status != http.StatusOK ||
+		!strings.Contains(string(r.Body), "presenced_ready 1") {
+		t.Fatalf("metrics: %d", r.Status)
 	}
 
 	srv.Shutdown()
