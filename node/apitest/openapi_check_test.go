@@ -1,4 +1,4 @@
-package node_test
+package apitest
 
 import (
 	"bytes"
@@ -26,7 +26,7 @@ import (
 
 // openAPIPath is the project's own description of the API, relative to this
 // package's directory (where go test runs).
-const openAPIPath = "../docs/openapi.yaml"
+const openAPIPath = "../../docs/openapi.yaml"
 
 // openAPI is the loaded description and a validator built from it. Building
 // it takes a moment, so the black-box tests share one; the validator is
