@@ -3,6 +3,7 @@ package node
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,7 +28,8 @@ func (n *Node) router() http.Handler {
 	r.NotFoundHandler = n.api("unrecognized", func(http.ResponseWriter, *http.Request) error {
 		return Errorf(KindUnrecognized, "Unrecognized request")
 	})
-	r.MethodNotAllowedHandler = n.api("method_not_allowed", func(http.ResponseWriter, *http.Request) error {
+	r.MethodNotAllowedHandler = n.api("method_not_allowed", func(w http.ResponseWriter, req *http.Request) error {
+		w.Header().Set("Allow", allowedMethods(r, req))
 		return Errorf(KindMethodNotAllowed, "Unrecognized request")
 	})
 	return n.limits(cors(r))
@@ -112,4 +114,21 @@ func cors(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// allowedMethods lists the methods router serves on req's path, for the
+// Allow header that a 405 answer must carry (RFC 9110, section 15.5.6).
+// OPTIONS is always allowed: cors answers it.
+func allowedMethods(router *mux.Router, req *http.Request) string {
+	var allowed []string
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPut, http.MethodPost, http.MethodDelete, http.MethodPatch} {
+		probe := new(http.Request)
+		*probe = *req
+		probe.Method = m
+		var match mux.RouteMatch
+		if router.Match(probe, &match) && match.MatchErr == nil {
+			allowed = append(allowed, m)
+		}
+	}
+	return strings.Join(append(allowed, http.MethodOptions), ", ")
 }

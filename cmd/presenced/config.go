@@ -89,6 +89,7 @@ func parseSettings(args []string, getenv func(string) string, stderr io.Writer) 
 	fs.StringVar(&s.logLevel, "log-level", s.logLevel, "debug, info, warn or error")
 	fs.StringVar(&s.logFormat, "log-format", s.logFormat, "text or json")
 
+	explainValues(fs)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}

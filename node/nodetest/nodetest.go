@@ -221,6 +221,10 @@ func (r *Response) Errcode() string {
 // Client sends requests to the Matrix API of a node.
 type Client struct {
 	HTTP *http.Client
+	// Check, when set, is called with every exchange the client makes (the
+	// request, its body, the decoded response). Test packages use it to
+	// validate the whole conversation against the OpenAPI description.
+	Check func(t testing.TB, req *http.Request, reqBody []byte, resp *Response)
 }
 
 // DefaultClient has a timeout so that a hanging server fails the test.
@@ -244,9 +248,16 @@ func (c *Client) Do(t testing.TB, method, fullURL, token string, body []byte) *R
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	return c.Send(t, req, body)
+}
+
+// Send sends req, whose body (if any) is body, and reads the answer. Tests
+// use it for requests Do cannot make (their own headers, no Content-Type).
+func (c *Client) Send(t testing.TB, req *http.Request, body []byte) *Response {
+	t.Helper()
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
-		t.Fatalf("%s %s: %v", method, fullURL, err)
+		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
@@ -255,6 +266,9 @@ func (c *Client) Do(t testing.TB, method, fullURL, token string, body []byte) *R
 	}
 	r := &Response{Status: resp.StatusCode, Header: resp.Header, Body: b}
 	_ = json.Unmarshal(b, &r.JSON)
+	if c.Check != nil {
+		c.Check(t, req, body, r)
+	}
 	return r
 }
 

@@ -1,0 +1,198 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// buildPresenced builds the presenced command into a temporary directory.
+func buildPresenced(t *testing.T) string {
+	t.Helper()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+	}
+	exe := filepath.Join(t.TempDir(), "presenced")
+	cmd := exec.Command(goBin, "build", "-ldflags", "-X main.version=test-build", "-o", exe, ".")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return exe
+}
+
+// process is a running presenced.
+type process struct {
+	cmd  *exec.Cmd
+	url  string
+	logs *bytes.Buffer
+}
+
+// startPresenced runs exe with args and waits until it reports where it
+// listens and /readyz answers 200.
+func startPresenced(t *testing.T, exe string, args ...string) *process {
+	t.Helper()
+	cmd := exec.Command(exe, args...)
+	cmd.Env = append(os.Environ(), "PRESENCE_LOG_FORMAT=json")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	p := &process{cmd: cmd, logs: &bytes.Buffer{}}
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			line := sc.Bytes()
+			p.logs.Write(line) // read only after the process has exited
+			p.logs.WriteByte('\n')
+			var rec struct {
+				Msg    string `json:"msg"`
+				Listen string `json:"listen"`
+			}
+			if json.Unmarshal(line, &rec) == nil && rec.Msg == "presence node started" {
+				addr <- rec.Listen
+			}
+		}
+		close(addr)
+	}()
+	select {
+	case a, ok := <-addr:
+		if !ok {
+			_ = cmd.Wait()
+			t.Fatalf("presenced exited before listening:\n%s", p.logs)
+		}
+		p.url = "http://" + a
+	case <-time.After(60 * time.Second):
+		t.Fatal("presenced did not start listening")
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(p.url + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return p
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("presenced not ready: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// call sends a request to the process and decodes the JSON answer.
+func (p *process) call(t *testing.T, method, path, token, body string) (int, map[string]any) {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, p.url+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	client := &http.Client{Timeout: 30 * time.Second}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	b, _ := io.ReadAll(resp.Body)
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatalf("%s %s: body %q: %v", method, path, b, err)
+	}
+	return resp.StatusCode, m
+}
+
+// TestBinary builds the presenced binary once and runs it as a user would.
+func TestBinary(t *testing.T) {
+	exe := buildPresenced(t)
+	t.Run("VersionAndBadFlags", func(t *testing.T) { testVersionAndBadFlags(t, exe) })
+	t.Run("SurvivesKill9", func(t *testing.T) { testSurvivesKill9(t, exe) })
+}
+
+// testSurvivesKill9 runs presenced with a tokens file on a data directory,
+// sets presence, kills it with SIGKILL and starts it again on the same
+// directory: every state, status message and activity time is as before.
+func testSurvivesKill9(t *testing.T, exe string) {
+	dir := t.TempDir()
+	tokens := filepath.Join(dir, "tokens.yaml")
+	if err := os.WriteFile(tokens, []byte("alice-token: \"@alice:example.org\"\nbob-token: \"@bob:example.org\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"--listen", "127.0.0.1:0", "--data-dir", filepath.Join(dir, "data"),
+		"--tokens-file", tokens, "--server-name", "example.org"}
+	const alicePath = "/_matrix/client/v3/presence/%40alice%3Aexample.org/status"
+	const bobPath = "/_matrix/client/r0/presence/%40bob%3Aexample.org/status"
+
+	p := startPresenced(t, exe, args...)
+	before := time.Now().Truncate(time.Millisecond)
+	if st, body := p.call(t, "PUT", alicePath, "alice-token", `{"presence":"online","status_msg":"survive"}`); st != 200 {
+		t.Fatalf("PUT alice: %d %v", st, body)
+	}
+	if st, body := p.call(t, "PUT", bobPath, "bob-token", `{"presence":"unavailable"}`); st != 200 {
+		t.Fatalf("PUT bob: %d %v", st, body)
+	}
+	after := time.Now()
+
+	if err := p.cmd.Process.Kill(); err != nil { // SIGKILL: no shutdown path runs
+		t.Fatal(err)
+	}
+	_ = p.cmd.Wait()
+
+	q := startPresenced(t, exe, args...)
+	start := time.Now()
+	st, alice := q.call(t, "GET", alicePath, "bob-token", "")
+	end := time.Now()
+	if st != 200 || alice["presence"] != "online" || alice["status_msg"] != "survive" {
+		t.Fatalf("alice after kill -9: %d %v", st, alice)
+	}
+	ago := time.Duration(alice["last_active_ago"].(float64)) * time.Millisecond
+	if lo, hi := start.Sub(after), end.Sub(before); ago < lo-time.Millisecond || ago > hi {
+		t.Fatalf("alice last_active_ago %s after restart, want between %s and %s", ago, lo, hi)
+	}
+	if st, bob := q.call(t, "GET", bobPath, "alice-token", ""); st != 200 || bob["presence"] != "unavailable" {
+		t.Fatalf("bob after kill -9: %d %v", st, bob)
+	}
+	if st, body := q.call(t, "PUT", alicePath, "alice-token", `{"presence":"offline"}`); st != 200 {
+		t.Fatalf("PUT after restart: %d %v", st, body)
+	}
+}
+
+// testVersionAndBadFlags: "presenced version" prints the version the binary
+// was built with; an unknown flag fails at start with exit status 2.
+func testVersionAndBadFlags(t *testing.T, exe string) {
+	out, err := exec.Command(exe, "version").Output()
+	if err != nil || strings.TrimSpace(string(out)) != "presenced test-build" {
+		t.Fatalf("version: %q %v", out, err)
+	}
+	cmd := exec.Command(exe, "--no-such-flag")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err = cmd.Run()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 2 || !strings.Contains(stderr.String(), "no-such-flag") {
+		t.Fatalf("unknown flag: %v, stderr %q", err, stderr.String())
+	}
+}
