@@ -27,6 +27,18 @@ func (p Presence) Valid() bool {
 	return false
 }
 
+// canonical returns the package's own copy of a valid state, so that a
+// decoded event does not keep its message's memory alive through it.
+func (p Presence) canonical() Presence {
+	switch p {
+	case Online:
+		return Online
+	case Unavailable:
+		return Unavailable
+	}
+	return Offline
+}
+
 // Event is one presence update: the complete state that a user set. An event
 // replaces the previous state of its user; it is not a patch.
 //

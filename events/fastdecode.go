@@ -8,6 +8,10 @@ package events
 // ok=false, and the caller falls back to encoding/json, which defines the
 // codec's behaviour; FuzzDecodeFast checks that the two agree.
 func decodeFast(data []byte) (e Event, ok bool) {
+	// One copy of the whole message; every string field is a slice of it.
+	// A reader that keeps a field beyond the event's life (a status message,
+	// say) should clone it rather than pin the whole message.
+	text := string(data)
 	i := skipSpace(data, 0)
 	if i >= len(data) || data[i] != '{' {
 		return Event{}, false
@@ -19,7 +23,7 @@ func decodeFast(data []byte) (e Event, ok bool) {
 	}
 	var seen uint8
 	for {
-		key, next, ok := plainString(data, i)
+		key, next, ok := plainString(text, i)
 		if !ok {
 			return Event{}, false
 		}
@@ -46,13 +50,13 @@ func decodeFast(data []byte) (e Event, ok bool) {
 				i += 4
 				break
 			}
-			s, next, ok := plainString(data, i)
+			s, next, ok := plainString(text, i)
 			if !ok {
 				return Event{}, false
 			}
 			e.StatusMsg, i = &s, next
 		case "user_id", "presence", "origin", "request_id":
-			s, next, ok := plainString(data, i)
+			s, next, ok := plainString(text, i)
 			if !ok {
 				return Event{}, false
 			}
@@ -62,6 +66,9 @@ func decodeFast(data []byte) (e Event, ok bool) {
 				bit, e.UserID = 2, s
 			case "presence":
 				bit, e.Presence = 4, Presence(s)
+				if p := Presence(s); p.Valid() {
+					e.Presence = p.canonical()
+				}
 			case "origin":
 				bit, e.Origin = 16, s
 			case "request_id":
@@ -90,15 +97,16 @@ func decodeFast(data []byte) (e Event, ok bool) {
 }
 
 // plainString reads a JSON string at data[i] made only of printable ASCII
-// without escapes, and returns it and the index after its closing quote.
-func plainString(data []byte, i int) (string, int, bool) {
+// without escapes, and returns it (a slice of data) and the index after its
+// closing quote.
+func plainString(data string, i int) (string, int, bool) {
 	if i >= len(data) || data[i] != '"' {
 		return "", 0, false
 	}
 	for j := i + 1; j < len(data); j++ {
 		switch c := data[j]; {
 		case c == '"':
-			return string(data[i+1 : j]), j + 1, true
+			return data[i+1 : j], j + 1, true
 		case c == '\\' || c < 0x20 || c >= 0x80:
 			return "", 0, false
 		}

@@ -60,7 +60,7 @@ func newFollower(js jetstream.JetStream, cfg *Config, proj *projection.Projectio
 		waiter:     w,
 		log:        log,
 		pullExpiry: 2 * time.Second,
-		batch:      8192,
+		batch:      65536,
 		kicks:      make(chan struct{}, 1),
 	}
 }

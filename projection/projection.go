@@ -3,6 +3,7 @@ package projection
 import (
 	"errors"
 	"hash/maphash"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -87,16 +88,15 @@ func (p *Projection) Apply(seq uint64, storedAt time.Time, ev events.Event) {
 		e = t.entry(i)
 	} else {
 		e = t.insert(ev.UserID, h, p.hashBytes)
-		i = t.n - 1
 	}
 	if !ok || e.seq < seq {
 		e.seq = seq
-		e.tsp = packTime(storedAt.UnixMilli(), encodePresence(ev.Presence))
+		e.setState(storedAt.UnixMilli(), encodePresence(ev.Presence))
+		msg := ""
 		if ev.StatusMsg != nil && *ev.StatusMsg != "" {
-			t.msgs[i] = *ev.StatusMsg
-		} else if ok {
-			delete(t.msgs, i)
+			msg = strings.Clone(*ev.StatusMsg) // do not pin the decoded message
 		}
+		t.setMsg(e, msg)
 	}
 	s.mu.Unlock()
 	if !ok {
@@ -148,7 +148,7 @@ func (t *table) record(i uint32, userID string) Record {
 		Seq:       e.seq,
 		ActiveAt:  time.UnixMilli(e.activeMS()),
 		Presence:  decodePresence(e.presence()),
-		StatusMsg: t.msgs[i],
+		StatusMsg: t.msgOf(e),
 	}
 }
 

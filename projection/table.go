@@ -4,42 +4,56 @@ package projection
 // chosen for size (about 60 bytes a user, see BenchmarkMemoryPerUser) rather
 // than using a map[string]struct: user IDs live back to back in an arena,
 // entries are 24 bytes in fixed pages, and an open-addressing index of
-// uint32 slots finds them. Status messages, which few users set, sit in a
-// side map. Nothing is ever removed, so none of this needs a free list.
+// uint32 slots finds them. A slot holds 8 bits of the user's hash beside the
+// entry number, so a probe rarely has to touch an entry that is not the one
+// it looks for (which, on a table of millions, is a cache miss each).
+// Status messages, which not every user sets, sit in a slice of their own
+// that entries refer to, with freed slots reused. Users are never removed,
+// so the arena and the pages only grow.
 
 const (
 	pageBits  = 10
 	pageSize  = 1 << pageBits // entries per page
 	chunkSize = 64 << 10      // bytes per arena chunk; a user ID is at most 255
 	maxLoad   = 3             // the index is grown past maxLoad/4 full
+
+	// A slot is tag<<slotBits | (entry number + 1); 0 is empty. A shard
+	// holds at most maxEntries users (over a billion across the shards).
+	slotBits   = 24
+	slotMask   = 1<<slotBits - 1
+	maxEntries = slotMask - 1
 )
 
 // entry is the state of one user.
 type entry struct {
 	seq   uint64 // stream sequence of the event that set this state
-	tsp   int64  // store time in Unix ms << 2 | presence code
+	meta  uint64 // store time in Unix ms << 10 | user ID length << 2 | presence code
 	idOff uint32 // offset of the user ID in the shard's arena
-	idLen uint8  // length of the user ID
-	tag   uint8  // low byte of the user ID's hash, to skip most mismatches
+	msg   uint32 // status message slot + 1; 0 when the user has none
 }
 
-func (e *entry) activeMS() int64 { return e.tsp >> 2 }
-func (e *entry) presence() uint8 { return uint8(e.tsp & 3) }
+func (e *entry) activeMS() int64 { return int64(e.meta >> 10) }
+func (e *entry) idLen() int      { return int(e.meta>>2) & 0xff }
+func (e *entry) presence() uint8 { return uint8(e.meta & 3) }
 
-func packTime(ms int64, presence uint8) int64 { return ms<<2 | int64(presence&3) }
+// setState records the time and presence of the user's latest event.
+func (e *entry) setState(ms int64, presence uint8) {
+	e.meta = uint64(max(ms, 0))<<10 | e.meta&(0xff<<2) | uint64(presence&3)
+}
 
 // table is one shard's users. It is not safe for concurrent use; the shard's
 // lock guards it.
 type table struct {
-	index  []uint32 // 0 = empty, else entry number + 1
+	index  []uint32 // slots: 0 = empty, else tag<<slotBits | (entry number + 1)
 	pages  [][]entry
 	n      uint32
 	chunks [][]byte
-	msgs   map[uint32]string // status messages by entry number
+	msgs   []string // status messages; entries refer to them by slot
+	free   []uint32 // slots of msgs no entry refers to
 }
 
 func newTable(sizeHint int) *table {
-	t := &table{msgs: map[uint32]string{}}
+	t := &table{}
 	size := 16
 	for size*maxLoad/4 < sizeHint {
 		size *= 2
@@ -54,28 +68,40 @@ func (t *table) entry(i uint32) *entry { return &t.pages[i>>pageBits][i&(pageSiz
 func (t *table) id(e *entry) []byte {
 	c := t.chunks[e.idOff/chunkSize]
 	off := e.idOff % chunkSize
-	return c[off : off+uint32(e.idLen)]
+	return c[off : off+uint32(e.idLen())]
 }
+
+// tagOf is the part of a hash kept in an index slot. Slots use the hash's
+// low bits for position and the shard its high bits, so the tag takes bits
+// from the middle.
+func tagOf(h uint64) uint32 { return uint32(h>>32) & 0xff }
 
 // find returns the entry number of userID, whose hash is h.
 func (t *table) find(userID string, h uint64) (uint32, bool) {
 	mask := uint64(len(t.index) - 1)
-	tag := uint8(h)
+	tag := tagOf(h)
 	for slot := h & mask; ; slot = (slot + 1) & mask {
 		v := t.index[slot]
 		if v == 0 {
 			return 0, false
 		}
-		e := t.entry(v - 1)
-		if e.tag == tag && int(e.idLen) == len(userID) && string(t.id(e)) == userID {
-			return v - 1, true
+		if v>>slotBits != tag {
+			continue
+		}
+		i := v&slotMask - 1
+		e := t.entry(i)
+		if e.idLen() == len(userID) && string(t.id(e)) == userID {
+			return i, true
 		}
 	}
 }
 
 // insert adds userID (not yet present, hash h) and returns its entry.
 func (t *table) insert(userID string, h uint64, hash func([]byte) uint64) *entry {
-	if (t.n+1)*4 > uint32(len(t.index))*maxLoad {
+	if t.n >= maxEntries {
+		panic("projection: more than 16M users in one shard")
+	}
+	if uint64(t.n+1)*4 > uint64(len(t.index))*maxLoad {
 		t.grow(hash)
 	}
 	i := t.n
@@ -84,7 +110,7 @@ func (t *table) insert(userID string, h uint64, hash func([]byte) uint64) *entry
 		t.pages = append(t.pages, make([]entry, pageSize))
 	}
 	e := t.entry(i)
-	*e = entry{idOff: t.store(userID), idLen: uint8(len(userID)), tag: uint8(h)}
+	*e = entry{idOff: t.store(userID), meta: uint64(len(userID)) << 2}
 	t.place(i, h)
 	return e
 }
@@ -95,7 +121,7 @@ func (t *table) place(i uint32, h uint64) {
 	for t.index[slot] != 0 {
 		slot = (slot + 1) & mask
 	}
-	t.index[slot] = i + 1
+	t.index[slot] = tagOf(h)<<slotBits | (i + 1)
 }
 
 // grow doubles the index and re-places every entry.
@@ -117,4 +143,34 @@ func (t *table) store(userID string) uint32 {
 	off := uint32(last)*chunkSize + uint32(len(c))
 	t.chunks[last] = append(c, userID...)
 	return off
+}
+
+// setMsg gives entry e the status message msg ("" for none), reusing its
+// slot or a freed one where it can.
+func (t *table) setMsg(e *entry, msg string) {
+	switch {
+	case msg == "" && e.msg != 0:
+		t.msgs[e.msg-1] = ""
+		t.free = append(t.free, e.msg-1)
+		e.msg = 0
+	case msg == "":
+	case e.msg != 0:
+		t.msgs[e.msg-1] = msg
+	case len(t.free) > 0:
+		slot := t.free[len(t.free)-1]
+		t.free = t.free[:len(t.free)-1]
+		t.msgs[slot] = msg
+		e.msg = slot + 1
+	default:
+		t.msgs = append(t.msgs, msg)
+		e.msg = uint32(len(t.msgs))
+	}
+}
+
+// msgOf returns the status message of e ("" for none).
+func (t *table) msgOf(e *entry) string {
+	if e.msg == 0 {
+		return ""
+	}
+	return t.msgs[e.msg-1]
 }
