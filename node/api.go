@@ -14,10 +14,6 @@ import (
 	"github.com/presenced/presenced/projection"
 )
 
-// presencePath is the route of the presence API. Matching runs on the
-// encoded path, so a localpart holding "/" (%2F) stays in one segment.
-const presencePath = "/_matrix/client/{version:v3|r0}/presence/{userId}/status"
-
 // handler is an HTTP handler that reports failure as an error, which
 // serveAPI turns into a Matrix error response.
 type handler func(w http.ResponseWriter, r *http.Request) error

@@ -172,6 +172,7 @@ func (a *HomeserverAuth) known(token string) (string, bool) {
 	if !ok || !a.now().Before(u.expires) {
 		return "", false
 	}
+	a.cache.WithLabelValues("hit").Inc()
 	return u.userID, true
 }
 

@@ -18,8 +18,8 @@ func (n *Node) router() http.Handler {
 	r := mux.NewRouter()
 	r.UseEncodedPath()
 	r.SkipClean(true)
-	r.Handle(presencePath, n.api("presence_get", n.getStatus)).Methods(http.MethodGet).Name("presence_get")
-	r.Handle(presencePath, n.api("presence_put", n.putStatus)).Methods(http.MethodPut).Name("presence_put")
+	r.MatcherFunc(matchPresencePath).Methods(http.MethodGet).Handler(n.api("presence_get", n.getStatus)).Name("presence_get")
+	r.MatcherFunc(matchPresencePath).Methods(http.MethodPut).Handler(n.api("presence_put", n.putStatus)).Name("presence_put")
 	r.HandleFunc("/healthz", n.healthz).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/readyz", n.readyz).Methods(http.MethodGet, http.MethodHead)
 	if n.gatherer != nil {

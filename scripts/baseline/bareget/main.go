@@ -1,0 +1,44 @@
+// Command bareget is the baseline of the GET benchmark (scripts/bench-get.sh):
+// a bare net/http handler that answers the presence GET with a map lookup and
+// encoding/json, with no authentication, routing library, metrics or policy.
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log"
+	"net/http"
+	"strings"
+	"time"
+)
+
+type state struct {
+	Presence      string `json:"presence"`
+	LastActiveAgo int64  `json:"last_active_ago"`
+	StatusMsg     string `json:"status_msg,omitempty"`
+}
+
+func main() {
+	listen := flag.String("listen", "127.0.0.1:8090", "listen address")
+	users := flag.Int("users", 10000, "users in the map")
+	flag.Parse()
+	m := make(map[string]state, *users+1)
+	for i := 0; i < *users; i++ {
+		m[fmt.Sprintf("@user%d:localhost", i)] = state{Presence: "online"}
+	}
+	m["@alice:localhost"] = state{Presence: "online", StatusMsg: "benchmarking"}
+	start := time.Now()
+	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		id := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/_matrix/client/v3/presence/"), "/status")
+		st, ok := m[id]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		st.LastActiveAgo = time.Since(start).Milliseconds()
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(st)
+	})
+	log.Fatal(http.ListenAndServe(*listen, nil))
+}
