@@ -40,3 +40,19 @@ func UserFromSubject(prefix, subject string) (string, error) {
 
 // SubjectFilter returns the subject filter that matches every user's events.
 func SubjectFilter(prefix string) string { return prefix + ".>" }
+
+// SubjectMatches reports whether subject is the subject of userID's events
+// under prefix. Readers use it to refuse an event published on another
+// user's subject, which would otherwise change the wrong user's state.
+func SubjectMatches(prefix, subject, userID string) bool {
+	tok, ok := strings.CutPrefix(subject, prefix+".")
+	if !ok || len(tok) != tokenEncoding.EncodedLen(len(userID)) {
+		return false
+	}
+	var buf [344]byte // base64 of a 255-byte user ID
+	if len(tok) > len(buf) {
+		return false
+	}
+	tokenEncoding.Encode(buf[:len(tok)], []byte(userID))
+	return string(buf[:len(tok)]) == tok
+}

@@ -32,6 +32,7 @@ type follower struct {
 	js     jetstream.JetStream
 	stream string
 	filter string
+	prefix string
 	proj   *projection.Projection
 	waiter *seqWaiter
 	log    *slog.Logger
@@ -56,6 +57,7 @@ func newFollower(js jetstream.JetStream, cfg *Config, proj *projection.Projectio
 		js:         js,
 		stream:     cfg.Stream,
 		filter:     events.SubjectFilter(cfg.SubjectPrefix),
+		prefix:     cfg.SubjectPrefix,
 		proj:       proj,
 		waiter:     w,
 		log:        log,
@@ -171,7 +173,7 @@ func (f *follower) consume(ctx context.Context) error {
 			continue
 		}
 		seq := md.Sequence.Stream
-		if err := f.proj.ApplyMessage(seq, md.Timestamp, msg.Data()); err != nil {
+		if err := f.apply(seq, md.Timestamp, msg.Subject(), msg.Data()); err != nil {
 			f.log.Warn("skipped event", "seq", seq, "subject", msg.Subject(), "err", err)
 			if f.onApplyError != nil {
 				f.onApplyError(err)
@@ -187,6 +189,22 @@ func (f *follower) consume(ctx context.Context) error {
 			f.markCaughtUp()
 		}
 	}
+}
+
+// apply folds one stream message into the projection. An event must sit on
+// its own user's subject: one published on another user's subject is
+// skipped as malformed rather than allowed to change the wrong user.
+func (f *follower) apply(seq uint64, storedAt time.Time, subject string, data []byte) error {
+	ev, err := events.Decode(data)
+	if err == nil && !events.SubjectMatches(f.prefix, subject, ev.UserID) {
+		err = fmt.Errorf("%w: an event of %s on subject %s", events.ErrMalformed, ev.UserID, subject)
+	}
+	if err != nil {
+		f.proj.Skip(seq, err)
+		return err
+	}
+	f.proj.Apply(seq, storedAt, ev)
+	return nil
 }
 
 // markCurrent records that the projection holds everything the stream held

@@ -51,24 +51,35 @@ func (p *Projection) shardOf(h uint64) *shard { return &p.shards[h>>58] }
 
 // ApplyMessage decodes data and applies it at stream sequence seq, stored at
 // storedAt. A message that is malformed or written in a schema version newer
-// than this build understands is counted and skipped; its sequence still
-// counts as applied, so a reader waiting for it is not left hanging.
+// than this build understands is skipped (see Skip) and its error returned.
 func (p *Projection) ApplyMessage(seq uint64, storedAt time.Time, data []byte) error {
 	if seq <= p.applied.Load() {
 		return nil
 	}
 	ev, err := events.Decode(data)
 	if err != nil {
-		if errors.Is(err, events.ErrUnknownVersion) {
-			p.unknownVersion.Add(1)
-		} else {
-			p.malformed.Add(1)
-		}
-		p.applied.Store(seq)
+		p.Skip(seq, err)
 		return err
 	}
 	p.Apply(seq, storedAt, ev)
 	return nil
+}
+
+// Skip records that the message at stream sequence seq is not applied
+// because of err: it is counted as written in an unknown (newer) schema
+// version when err is events.ErrUnknownVersion, as malformed otherwise. Its
+// sequence still counts as applied, so a reader waiting for it is not left
+// hanging.
+func (p *Projection) Skip(seq uint64, err error) {
+	if seq <= p.applied.Load() {
+		return
+	}
+	if errors.Is(err, events.ErrUnknownVersion) {
+		p.unknownVersion.Add(1)
+	} else {
+		p.malformed.Add(1)
+	}
+	p.applied.Store(seq)
 }
 
 // Apply folds ev, stored at stream sequence seq at time storedAt, into the

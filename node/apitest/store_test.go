@@ -328,3 +328,32 @@ func TestEventsFromOtherComponents(t *testing.T) {
 		t.Fatalf("GET carol after PUT: %v", got)
 	}
 }
+
+// TestEventOnAnotherUsersSubjectSkipped: an event must sit on its own user's
+// subject. One for bob published on carol's subject changes neither bob nor
+// carol and is counted as malformed, on a live node and on a replay.
+func TestEventOnAnotherUsersSubjectSkipped(t *testing.T) {
+	srv := storeServer(t, t.TempDir(), 0)
+	n := nodetest.StartNode(t, nodetest.WithNATS(srv.ClientURL()))
+	js := storeClient(t, srv)
+	mustPut(t, n, bobToken, bob, map[string]any{"presence": "online", "status_msg": "mine"})
+	publishRaw(t, js, events.Subject(events.DefaultSubjectPrefix, carol),
+		[]byte(`{"v":1,"user_id":"@bob:example.org","presence":"offline","status_msg":"forged"}`))
+	publishRaw(t, js, events.Subject(events.DefaultSubjectPrefix, weird),
+		[]byte(`{"v":1,"user_id":"@we/ird.user:example.org","presence":"unavailable"}`))
+	nodetest.Eventually(t, 10*time.Second, func() error {
+		if r := get(t, n, aliceToken, weird); r.Status != http.StatusOK {
+			return fmt.Errorf("event after the misplaced one not applied: %d %s", r.Status, r.Body)
+		}
+		return nil
+	})
+	for _, node := range []*nodetest.Node{n, nodetest.StartNode(t, nodetest.WithNATS(srv.ClientURL()))} {
+		if got := mustGet(t, node, aliceToken, bob); got["presence"] != "online" || got["status_msg"] != "mine" {
+			t.Fatalf("bob after an event for him on carol's subject: %v", got)
+		}
+		wantError(t, get(t, node, aliceToken, carol), http.StatusNotFound, "M_NOT_FOUND")
+		if v := metricValue(t, node.Registry, "presenced_projection_malformed_events_total"); v != 1 {
+			t.Fatalf("malformed counter %v, want 1", v)
+		}
+	}
+}
