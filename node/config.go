@@ -60,6 +60,10 @@ type Config struct {
 
 	// ShutdownTimeout bounds how long in-flight requests may finish.
 	ShutdownTimeout time.Duration
+	// ShutdownDelay is how long a stopping node keeps serving while it
+	// reports not ready, so that load balancers stop sending it requests
+	// before it closes its listener.
+	ShutdownDelay time.Duration
 
 	// ReadyMaxLag is how long the projection may go without being known to
 	// hold everything in the stream before the node reports not ready.
@@ -194,6 +198,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxStatusMsgBytes < 1 {
 		bad("--max-status-msg-bytes %d: want at least 1", c.MaxStatusMsgBytes)
+	}
+	if c.ShutdownDelay < 0 {
+		bad("--shutdown-delay must not be negative")
 	}
 	if c.PublishTimeout <= 0 || c.ApplyTimeout <= 0 || c.ShutdownTimeout <= 0 {
 		bad("--publish-timeout, --apply-timeout and --shutdown-timeout must be positive")

@@ -244,12 +244,20 @@ func (n *Node) WaitReady(ctx context.Context) error {
 	return nil
 }
 
-// Shutdown stops the node in order: report not-ready, let in-flight HTTP
-// requests finish (bounded by ctx), stop the follower, close the NATS
-// connection (flushing what it buffered), stop the embedded server.
+// Shutdown stops the node in order: report not-ready (and keep serving for
+// cfg.ShutdownDelay, so load balancers notice), let in-flight HTTP requests
+// finish (bounded by ctx), stop the follower, close the NATS connection
+// (flushing what it buffered), stop the embedded server.
 func (n *Node) Shutdown(ctx context.Context) error {
 	n.stopOnce.Do(func() {
 		n.stopping.Store(true)
+		if d := n.cfg.ShutdownDelay; d > 0 && n.httpSrv != nil {
+			n.log.Info("not ready; serving on before closing the listener", "delay", d)
+			select {
+			case <-time.After(d):
+			case <-ctx.Done():
+			}
+		}
 		var errs []error
 		if n.httpSrv != nil {
 			if err := n.httpSrv.Shutdown(ctx); err != nil {
@@ -294,7 +302,7 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 		return err
 	}
 	<-ctx.Done()
-	sctx, cancel := context.WithTimeout(context.Background(), n.cfg.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), n.cfg.ShutdownDelay+n.cfg.ShutdownTimeout)
 	defer cancel()
 	return n.Shutdown(sctx)
 }
