@@ -155,6 +155,9 @@ const consistentReadParam = "consistent"
 // the stream's last sequence as of now, bounded by the apply timeout. It
 // answers 503 with Retry-After when it cannot.
 func (n *Node) consistentRead(r *http.Request) error {
+	if r.URL.RawQuery == "" { // the common case; parsing the query allocates
+		return nil
+	}
 	v := r.URL.Query().Get(consistentReadParam)
 	if v == "" {
 		return nil
