@@ -16,7 +16,9 @@ import (
 // application/json, with CORS headers as a homeserver sends them.
 func (n *Node) router() http.Handler {
 	r := mux.NewRouter()
-	r.UseEncodedPath()
+	// No path cleaning or redirects: a path with "..", "//" or an encoded
+	// "/" is answered as it was sent (see matchPresencePath), with a Matrix
+	// error if it names nothing.
 	r.SkipClean(true)
 	r.MatcherFunc(matchPresencePath).Methods(http.MethodGet).Handler(n.api("presence_get", n.getStatus)).Name("presence_get")
 	r.MatcherFunc(matchPresencePath).Methods(http.MethodPut).Handler(n.api("presence_put", n.putStatus)).Name("presence_put")
