@@ -42,14 +42,12 @@ type follower struct {
 	pullExpiry time.Duration
 	batch      int
 
-	caughtUp     atomic.Bool  // the replay reached the end of the stream once
-	lastApplied  atomic.Int64 // unix nanos (wall clock) of the last message applied
-	consumerAt   atomic.Int64 // unix nanos (wall clock) the current consumer was created
-	current      atomic.Int64 // unix nanos: the projection held everything the stream held at this time
-	restarts     atomic.Uint64
-	kicks        chan struct{}
-	onCaughtUp   func()
-	onApplyError func(error)
+	caughtUp    atomic.Bool  // the replay reached the end of the stream once
+	lastApplied atomic.Int64 // unix nanos (wall clock) of the last message applied
+	consumerAt  atomic.Int64 // unix nanos (wall clock) the current consumer was created
+	current     atomic.Int64 // unix nanos: the projection held everything the stream held at this time
+	restarts    atomic.Uint64
+	kicks       chan struct{}
 }
 
 func newFollower(js jetstream.JetStream, cfg *Config, proj *projection.Projection, w *seqWaiter, log *slog.Logger) *follower {
@@ -175,9 +173,6 @@ func (f *follower) consume(ctx context.Context) error {
 		seq := md.Sequence.Stream
 		if err := f.apply(seq, md.Timestamp, msg.Subject(), msg.Data()); err != nil {
 			f.log.Warn("skipped event", "seq", seq, "subject", msg.Subject(), "err", err)
-			if f.onApplyError != nil {
-				f.onApplyError(err)
-			}
 		}
 		f.waiter.advance(f.proj.AppliedSeq())
 		now := time.Now()
@@ -222,8 +217,5 @@ func (f *follower) markCurrent(t time.Time) {
 func (f *follower) markCaughtUp() {
 	if f.caughtUp.CompareAndSwap(false, true) {
 		f.log.Info("projection caught up", "users", f.proj.Len(), "applied_seq", f.proj.AppliedSeq())
-		if f.onCaughtUp != nil {
-			f.onCaughtUp()
-		}
 	}
 }
