@@ -383,7 +383,11 @@ func TestDendriteBridge(t *testing.T) {
 			<-feed.served
 		}
 		feed.set(change(aliceID, events.Online, "mid-flight", 0))
-		<-feed.served // the bridge has the page, publishing or not yet
+		select { // the bridge has the page, publishing or not yet
+		case <-feed.served:
+		case <-time.After(30 * time.Second):
+			t.Fatal("the bridge did not read the change")
+		}
 		first.kill()
 		before := storedPosition(t, nc, "presence-dendrite")
 		feed.set(change(bobID, events.Online, "while down", 0))
