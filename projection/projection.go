@@ -102,12 +102,12 @@ func (p *Projection) Apply(seq uint64, storedAt time.Time, ev events.Event) {
 	}
 	if !ok || e.seq < seq {
 		e.seq = seq
-		e.setState(storedAt.UnixMilli(), encodePresence(ev.Presence))
+		activeMS, x := fold(storedAt, ev, true)
 		msg := ""
-		if ev.StatusMsg != nil && *ev.StatusMsg != "" {
+		if x == nil && ev.StatusMsg != nil && *ev.StatusMsg != "" {
 			msg = strings.Clone(*ev.StatusMsg) // do not pin the decoded message
 		}
-		t.setMsg(e, msg)
+		t.setExt(e, activeMS, encodePresence(ev.Presence), msg, x)
 	}
 	s.mu.Unlock()
 	if !ok {
@@ -128,13 +128,18 @@ func (p *Projection) Counters() (unknownVersion, malformed uint64) {
 	return p.unknownVersion.Load(), p.malformed.Load()
 }
 
-// Record is the stored state of one user, as the stream set it.
+// Record is the stored state of one user, as the stream set it. The
+// version-2 part (devices, store time, remote flags) is reached through
+// methods (Devices, StoredAt, Remote, ...), so that a Record stays a small
+// comparable value and a version-1 user's costs nothing more.
 type Record struct {
 	UserID    string
 	Seq       uint64
-	ActiveAt  time.Time
-	Presence  events.Presence
-	StatusMsg string // empty when none
+	ActiveAt  time.Time       // the user's last activity
+	Presence  events.Presence // the event's presence; with devices, their combination at the store time
+	StatusMsg string          // empty when none
+
+	x *xstate // nil for a version-1 state; shared, never modified
 }
 
 // Lookup returns the stored state of userID.
@@ -154,6 +159,9 @@ func (p *Projection) Lookup(userID string) (Record, bool) {
 // record builds the Record of entry i, whose user ID is userID.
 func (t *table) record(i uint32, userID string) Record {
 	e := t.entry(i)
+	if x := t.extOf(e); x != nil {
+		return Record{UserID: userID, Seq: e.seq, ActiveAt: time.UnixMilli(e.activeMS()), Presence: decodePresence(x.pres), StatusMsg: x.msg, x: x}
+	}
 	return Record{
 		UserID:    userID,
 		Seq:       e.seq,
@@ -184,6 +192,7 @@ const (
 	codeOffline uint8 = iota
 	codeUnavailable
 	codeOnline
+	codeExt // in an entry only: the state is in the table's extended slice
 )
 
 func encodePresence(p events.Presence) uint8 {
