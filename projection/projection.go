@@ -31,13 +31,44 @@ type Projection struct {
 	users          atomic.Int64
 	unknownVersion atomic.Uint64
 	malformed      atomic.Uint64
+
+	feed   *feed   // nil unless Options.Feed
+	timers *timers // nil unless Options.Timers
 }
 
-// New returns an empty projection sized for about sizeHint users.
-func New(sizeHint int) *Projection {
+// Options selects the indexes a projection keeps beside the state. Each
+// costs memory per user, and only a node serving the fleet API needs them.
+type Options struct {
+	// Feed keeps the change feed (Changes).
+	Feed bool
+	// Timers keeps every user's next timer transition (Due, NextDue).
+	Timers bool
+	// Policy is the policy the timer index computes transitions with; it
+	// must be the one the node reads states with.
+	Policy Policy
+	// TimerRetry is how long Due waits before offering a user again; zero
+	// means DefaultTimerRetry.
+	TimerRetry time.Duration
+}
+
+// New returns an empty projection sized for about sizeHint users, keeping
+// the indexes opts (at most one) selects.
+func New(sizeHint int, opts ...Options) *Projection {
 	p := &Projection{seed: maphash.MakeSeed()}
 	for i := range p.shards {
 		p.shards[i].t = newTable(sizeHint / shardCount)
+	}
+	if len(opts) > 0 {
+		o := opts[0]
+		if o.Feed {
+			p.feed = &feed{}
+		}
+		if o.Timers {
+			p.timers = &timers{pol: o.Policy.withDefaults(), retry: o.TimerRetry}
+			if p.timers.retry <= 0 {
+				p.timers.retry = DefaultTimerRetry
+			}
+		}
 	}
 	return p
 }
@@ -90,7 +121,8 @@ func (p *Projection) Apply(seq uint64, storedAt time.Time, ev events.Event) {
 		return
 	}
 	h := p.hash(ev.UserID)
-	s := p.shardOf(h)
+	si := int(h >> 58)
+	s := &p.shards[si]
 	s.mu.Lock()
 	t := s.t
 	i, ok := t.find(ev.UserID, h)
@@ -98,20 +130,33 @@ func (p *Projection) Apply(seq uint64, storedAt time.Time, ev events.Event) {
 	if ok {
 		e = t.entry(i)
 	} else {
+		i = t.n
 		e = t.insert(ev.UserID, h, p.hashBytes)
 	}
-	if !ok || e.seq < seq {
-		e.seq = seq
-		activeMS, x := fold(storedAt, ev, true)
-		msg := ""
-		if x == nil && ev.StatusMsg != nil && *ev.StatusMsg != "" {
-			msg = strings.Clone(*ev.StatusMsg) // do not pin the decoded message
-		}
-		t.setExt(e, activeMS, encodePresence(ev.Presence), msg, x)
+	prev := e.seq
+	e.seq = seq
+	activeMS, x := fold(storedAt, ev, true)
+	msg := ""
+	if x == nil && ev.StatusMsg != nil && *ev.StatusMsg != "" {
+		msg = strings.Clone(*ev.StatusMsg) // do not pin the decoded message
+	}
+	t.setExt(e, activeMS, encodePresence(ev.Presence), msg, x)
+	var rec Record
+	if p.timers != nil {
+		rec = t.record(i, ev.UserID)
 	}
 	s.mu.Unlock()
 	if !ok {
 		p.users.Add(1)
+	}
+	// The indexes are updated after the shard's lock is released, so that
+	// a reader holding an index's lock never waits for a shard's writer
+	// that waits for it.
+	if p.feed != nil {
+		p.feed.add(prev, seq, refOf(si, i))
+	}
+	if p.timers != nil {
+		p.timers.set(refOf(si, i), NextTransition(rec, p.timers.pol))
 	}
 	p.applied.Store(seq)
 }
