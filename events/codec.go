@@ -45,11 +45,9 @@ func Encode(e Event) ([]byte, error) {
 func Decode(data []byte) (Event, error) {
 	e, ok := decodeFast(data)
 	if !ok {
-		e = Event{}
-		if err := json.Unmarshal(data, &e); err != nil {
-			if e, err = decodeV1(data, err); err != nil {
-				return Event{}, err
-			}
+		var err error
+		if e, err = decodeSlow(data); err != nil {
+			return Event{}, err
 		}
 	}
 	if e.V > SchemaVersion {
@@ -66,6 +64,17 @@ func Decode(data []byte) (Event, error) {
 	}
 	if err := e.Validate(); err != nil {
 		return Event{}, err
+	}
+	return e, nil
+}
+
+// decodeSlow parses data with encoding/json. It is a function of its own so
+// that the event it hands to encoding/json, which must live on the heap, is
+// allocated only on this path and not for every event the fast path takes.
+func decodeSlow(data []byte) (Event, error) {
+	var e Event
+	if err := json.Unmarshal(data, &e); err != nil {
+		return decodeV1(data, err)
 	}
 	return e, nil
 }
