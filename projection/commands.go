@@ -72,7 +72,8 @@ func Put(cur Record, ok bool, c PutCommand, now time.Time, pol Policy) (events.E
 
 // Sync is the event a device's sync stores. set_presence offline means the
 // sync does not touch presence (Synapse's affect_presence=false): nothing
-// is stored. Otherwise the device is marked as syncing, takes the given
+// is stored; nor is anything for a value that is not a presence state, which
+// the caller is expected to have refused (400 M_INVALID_PARAM, SY20). Otherwise the device is marked as syncing, takes the given
 // presence unless it is pinned unavailable, and an online sync is activity
 // of the device and the user (as Synapse counts it). A sync never changes
 // the status message.
