@@ -50,7 +50,7 @@ func TestEncodeRefuses(t *testing.T) {
 		e    Event
 		want error
 	}{
-		{Event{V: 2, UserID: "@a:b", Presence: Online}, ErrUnknownVersion},
+		{Event{V: 3, UserID: "@a:b", Presence: Online}, ErrUnknownVersion},
 		{Event{V: -1, UserID: "@a:b", Presence: Online}, ErrMalformed},
 		{Event{UserID: "alice", Presence: Online}, ErrMalformed},
 		{Event{UserID: "@a:b", Presence: "busy"}, ErrMalformed},
@@ -72,7 +72,7 @@ func TestDecode(t *testing.T) {
 		{`{"v":1,"user_id":"@a:b","presence":"online","device_id":"X","extra":{"a":[1]}}`, nil},
 		{`{"v":1,"user_id":"@a:b","presence":"online","status_msg":null}`, nil},
 		// A future version is recognised whatever the rest looks like.
-		{`{"v":2,"user_id":"@a:b","presence":"online"}`, ErrUnknownVersion},
+		{`{"v":3,"user_id":"@a:b","presence":"online"}`, ErrUnknownVersion},
 		{`{"v":99,"who":"@a:b","presence":{"state":5}}`, ErrUnknownVersion},
 		{`{"presence":"online","v":99}`, ErrUnknownVersion},
 		{`{"v":0,"user_id":"@a:b","presence":"online"}`, ErrMalformed},
@@ -103,6 +103,9 @@ func FuzzDecode(f *testing.F) {
 		`{"v":1,"user_id":"@a:b","presence":"online"}`,
 		`{"v":1,"user_id":"@alice:example.org","presence":"unavailable","status_msg":"x","origin":"o","request_id":"r"}`,
 		`{"v":99}`, `{"v":1}`, `{}`, `null`, `{"v":1,"user_id":"@a:[::1]:1","presence":"offline","status_msg":null}`,
+		`{"v":2,"user_id":"@a:b","presence":"online","kind":"sync","active_ts":17,"devices":[{"id":"D","presence":"online","synced":true,"sync_ts":5,"hold_ms":300},{"id":"","presence":"unavailable","pinned":true}]}`,
+		`{"v":2,"user_id":"@a:b","presence":"online","remote":true,"active_ago":100,"currently_active":true,"kind":"federation"}`,
+		`{"v":1,"user_id":"@a:b","presence":"online","devices":[{"id":"D"}]}`, `{"v":2,"user_id":"@a:b","presence":"online","devices":[]}`,
 	} {
 		f.Add([]byte(s))
 	}

@@ -18,6 +18,7 @@ func FuzzDecodeFast(f *testing.F) {
 		`{"status_msg":"caf\u00e9"}`, `{"extra":{"a":1}}`, `{}`, `[]`, `{"v":1}x`, `{"v":1,}`,
 		`{"v":1,"user_id":"@a:b.c","presence":"online","status_msg":"é"}`,
 		`{"User_Id":"@a:b"}`, `{"v":999999}`, `{"v":1234567}`,
+		`{"v":2,"user_id":"@a:b.c","presence":"online","kind":"sync","devices":[{"id":"D","presence":"online","synced":true}]}`,
 	} {
 		f.Add([]byte(s))
 	}

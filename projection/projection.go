@@ -31,13 +31,44 @@ type Projection struct {
 	users          atomic.Int64
 	unknownVersion atomic.Uint64
 	malformed      atomic.Uint64
+
+	feed   *feed   // nil unless Options.Feed
+	timers *timers // nil unless Options.Timers
 }
 
-// New returns an empty projection sized for about sizeHint users.
-func New(sizeHint int) *Projection {
+// Options selects the indexes a projection keeps beside the state. Each
+// costs memory per user, and only a node serving the fleet API needs them.
+type Options struct {
+	// Feed keeps the change feed (Changes).
+	Feed bool
+	// Timers keeps every user's next timer transition (Due, NextDue).
+	Timers bool
+	// Policy is the policy the timer index computes transitions with; it
+	// must be the one the node reads states with.
+	Policy Policy
+	// TimerRetry is how long Due waits before offering a user again; zero
+	// means DefaultTimerRetry.
+	TimerRetry time.Duration
+}
+
+// New returns an empty projection sized for about sizeHint users, keeping
+// the indexes opts (at most one) selects.
+func New(sizeHint int, opts ...Options) *Projection {
 	p := &Projection{seed: maphash.MakeSeed()}
 	for i := range p.shards {
 		p.shards[i].t = newTable(sizeHint / shardCount)
+	}
+	if len(opts) > 0 {
+		o := opts[0]
+		if o.Feed {
+			p.feed = &feed{}
+		}
+		if o.Timers {
+			p.timers = &timers{pol: o.Policy.withDefaults(), retry: o.TimerRetry}
+			if p.timers.retry <= 0 {
+				p.timers.retry = DefaultTimerRetry
+			}
+		}
 	}
 	return p
 }
@@ -90,7 +121,8 @@ func (p *Projection) Apply(seq uint64, storedAt time.Time, ev events.Event) {
 		return
 	}
 	h := p.hash(ev.UserID)
-	s := p.shardOf(h)
+	si := int(h >> 58)
+	s := &p.shards[si]
 	s.mu.Lock()
 	t := s.t
 	i, ok := t.find(ev.UserID, h)
@@ -98,20 +130,33 @@ func (p *Projection) Apply(seq uint64, storedAt time.Time, ev events.Event) {
 	if ok {
 		e = t.entry(i)
 	} else {
+		i = t.n
 		e = t.insert(ev.UserID, h, p.hashBytes)
 	}
-	if !ok || e.seq < seq {
-		e.seq = seq
-		e.setState(storedAt.UnixMilli(), encodePresence(ev.Presence))
-		msg := ""
-		if ev.StatusMsg != nil && *ev.StatusMsg != "" {
-			msg = strings.Clone(*ev.StatusMsg) // do not pin the decoded message
-		}
-		t.setMsg(e, msg)
+	prev := e.seq
+	e.seq = seq
+	activeMS, x := fold(storedAt, ev, true)
+	msg := ""
+	if x == nil && ev.StatusMsg != nil && *ev.StatusMsg != "" {
+		msg = strings.Clone(*ev.StatusMsg) // do not pin the decoded message
+	}
+	t.setExt(e, activeMS, encodePresence(ev.Presence), msg, x)
+	var rec Record
+	if p.timers != nil {
+		rec = t.record(i, ev.UserID)
 	}
 	s.mu.Unlock()
 	if !ok {
 		p.users.Add(1)
+	}
+	// The indexes are updated after the shard's lock is released, so that
+	// a reader holding an index's lock never waits for a shard's writer
+	// that waits for it.
+	if p.feed != nil {
+		p.feed.add(prev, seq, refOf(si, i))
+	}
+	if p.timers != nil {
+		p.timers.set(refOf(si, i), NextTransition(rec, p.timers.pol))
 	}
 	p.applied.Store(seq)
 }
@@ -128,13 +173,18 @@ func (p *Projection) Counters() (unknownVersion, malformed uint64) {
 	return p.unknownVersion.Load(), p.malformed.Load()
 }
 
-// Record is the stored state of one user, as the stream set it.
+// Record is the stored state of one user, as the stream set it. The
+// version-2 part (devices, store time, remote flags) is reached through
+// methods (Devices, StoredAt, Remote, ...), so that a Record stays a small
+// comparable value and a version-1 user's costs nothing more.
 type Record struct {
 	UserID    string
 	Seq       uint64
-	ActiveAt  time.Time
-	Presence  events.Presence
-	StatusMsg string // empty when none
+	ActiveAt  time.Time       // the user's last activity
+	Presence  events.Presence // the event's presence; with devices, their combination at the store time
+	StatusMsg string          // empty when none
+
+	x *xstate // nil for a version-1 state; shared, never modified
 }
 
 // Lookup returns the stored state of userID.
@@ -154,6 +204,9 @@ func (p *Projection) Lookup(userID string) (Record, bool) {
 // record builds the Record of entry i, whose user ID is userID.
 func (t *table) record(i uint32, userID string) Record {
 	e := t.entry(i)
+	if x := t.extOf(e); x != nil {
+		return Record{UserID: userID, Seq: e.seq, ActiveAt: time.UnixMilli(e.activeMS()), Presence: decodePresence(x.pres), StatusMsg: x.msg, x: x}
+	}
 	return Record{
 		UserID:    userID,
 		Seq:       e.seq,
@@ -184,6 +237,7 @@ const (
 	codeOffline uint8 = iota
 	codeUnavailable
 	codeOnline
+	codeExt // in an entry only: the state is in the table's extended slice
 )
 
 func encodePresence(p events.Presence) uint8 {

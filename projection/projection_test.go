@@ -95,8 +95,8 @@ func TestApplyMessageSkipsAndCounts(t *testing.T) {
 	if err := p.ApplyMessage(1, t0, encode(t, ev("@a:x", events.Online, "v1"))); err != nil {
 		t.Fatal(err)
 	}
-	if err := p.ApplyMessage(2, t0.Add(time.Second), []byte(`{"v":2,"user_id":"@a:x","presence":"offline"}`)); !errors.Is(err, events.ErrUnknownVersion) {
-		t.Fatalf("v2: %v", err)
+	if err := p.ApplyMessage(2, t0.Add(time.Second), []byte(`{"v":3,"user_id":"@a:x","presence":"offline"}`)); !errors.Is(err, events.ErrUnknownVersion) {
+		t.Fatalf("v3: %v", err)
 	}
 	if err := p.ApplyMessage(3, t0, []byte(`{"v":99,"anything":["goes"]}`)); !errors.Is(err, events.ErrUnknownVersion) {
 		t.Fatalf("v99: %v", err)

@@ -8,8 +8,11 @@ package projection
 // entry number, so a probe rarely has to touch an entry that is not the one
 // it looks for (which, on a table of millions, is a cache miss each).
 // Status messages, which not every user sets, sit in a slice of their own
-// that entries refer to, with freed slots reused. Users are never removed,
-// so the arena and the pages only grow.
+// that entries refer to, with freed slots reused. Version-2 state (devices,
+// remote flags), which plain PUT users never have, sits in another such
+// slice: an entry whose presence code is codeExt refers to it through the
+// same field, so it costs those users nothing. Users are never removed, so
+// the arena and the pages only grow.
 
 const (
 	pageBits  = 10
@@ -29,7 +32,7 @@ type entry struct {
 	seq   uint64 // stream sequence of the event that set this state
 	meta  uint64 // store time in Unix ms << 10 | user ID length << 2 | presence code
 	idOff uint32 // offset of the user ID in the shard's arena
-	msg   uint32 // status message slot + 1; 0 when the user has none
+	msg   uint32 // status message slot + 1 (0 when none); extended state slot + 1 when the code is codeExt
 }
 
 func (e *entry) activeMS() int64 { return int64(e.meta >> 10) }
@@ -50,6 +53,8 @@ type table struct {
 	chunks [][]byte
 	msgs   []string // status messages; entries refer to them by slot
 	free   []uint32 // slots of msgs no entry refers to
+	exts   []*xstate
+	xfree  []uint32 // slots of exts no entry refers to
 }
 
 func newTable(sizeHint int) *table {
@@ -173,4 +178,44 @@ func (t *table) msgOf(e *entry) string {
 		return ""
 	}
 	return t.msgs[e.msg-1]
+}
+
+// setExt gives entry e the extended state x, or none when x is nil, and
+// sets its time and presence code. The code tells what e.msg refers to, so
+// the old referent is released before the code changes.
+func (t *table) setExt(e *entry, ms int64, presence uint8, msg string, x *xstate) {
+	if e.presence() == codeExt {
+		if x != nil {
+			t.exts[e.msg-1] = x
+			e.setState(ms, codeExt)
+			return
+		}
+		t.exts[e.msg-1] = nil
+		t.xfree = append(t.xfree, e.msg-1)
+		e.msg = 0
+	}
+	if x == nil {
+		e.setState(ms, presence)
+		t.setMsg(e, msg)
+		return
+	}
+	t.setMsg(e, "")
+	e.setState(ms, codeExt)
+	if n := len(t.xfree); n > 0 {
+		slot := t.xfree[n-1]
+		t.xfree = t.xfree[:n-1]
+		t.exts[slot] = x
+		e.msg = slot + 1
+		return
+	}
+	t.exts = append(t.exts, x)
+	e.msg = uint32(len(t.exts))
+}
+
+// extOf returns the extended state of e, nil when it has none.
+func (t *table) extOf(e *entry) *xstate {
+	if e.presence() != codeExt {
+		return nil
+	}
+	return t.exts[e.msg-1]
 }
