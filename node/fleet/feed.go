@@ -11,8 +11,9 @@ import (
 // Changes is the change-feed view of the local projection.
 type Changes interface {
 	// Changes returns, in stream order, the stored states of the users whose
-	// latest applied sequence is above since, at most limit of them.
-	Changes(since uint64, limit int) []projection.Record
+	// latest applied sequence is above since, at most limit of them, and the
+	// position to resume from.
+	Changes(since uint64, limit int) ([]projection.Record, uint64)
 	AppliedSeq() uint64
 }
 
@@ -79,8 +80,8 @@ func (f *Feed) Read(ctx context.Context, since *Position, limit int, wait time.D
 	}
 	for {
 		applied := f.src.AppliedSeq()
-		if recs := f.src.Changes(since.Seq, limit); len(recs) > 0 {
-			return Page{Next: Position{Epoch: since.Epoch, Seq: recs[len(recs)-1].Seq}, Changes: recs}, nil
+		if recs, next := f.src.Changes(since.Seq, limit); len(recs) > 0 {
+			return Page{Next: Position{Epoch: since.Epoch, Seq: next}, Changes: recs}, nil
 		}
 		// Nothing after since among the sequences applied so far (some may
 		// have been skipped events): wait for the next one.

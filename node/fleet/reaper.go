@@ -46,16 +46,7 @@ type Reaper struct {
 	clock  Clock
 	// onStored counts a stored transition (metrics); may be nil.
 	onStored func()
-
-	// failed holds users whose transition could not be stored (the store
-	// was unreachable, say): the due list handed them over once, so the
-	// reaper tries them again itself.
-	mu     sync.Mutex
-	failed []string
 }
-
-// retryAfter is how long a failed transition waits before the next try.
-const retryAfter = time.Second
 
 // NewReaper returns a reaper that stores expire's result for every due user.
 func NewReaper(cfg ReaperConfig, due Due, w *Writer, expire Command, clock Clock, log *slog.Logger, onStored func()) *Reaper {
@@ -88,12 +79,6 @@ func (r *Reaper) Run(ctx context.Context) {
 		case <-t.C:
 		}
 		now := r.clock.Now()
-		for _, u := range r.takeFailed() {
-			if !queued[u] {
-				queued[u] = true
-				heap.Push(&later, delayedUser{at: now.Add(retryAfter), user: u})
-			}
-		}
 		for _, u := range r.due.Due(now, r.cfg.Batch) {
 			if !queued[u] {
 				queued[u] = true
@@ -122,21 +107,11 @@ func (r *Reaper) store(ctx context.Context, user string) {
 	res, err := r.w.Do(ctx, user, r.expire)
 	switch {
 	case err != nil && ctx.Err() == nil:
-		r.log.Warn("could not store a timer transition; trying again", "user_id", user, "err", err)
-		r.mu.Lock()
-		r.failed = append(r.failed, user)
-		r.mu.Unlock()
+		// The due list offers the user again after its retry delay.
+		r.log.Warn("could not store a timer transition", "user_id", user, "err", err)
 	case res.Stored && r.onStored != nil:
 		r.onStored()
 	}
-}
-
-func (r *Reaper) takeFailed() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	f := r.failed
-	r.failed = nil
-	return f
 }
 
 // offset is this node's delay for user, in [0, Spread).
