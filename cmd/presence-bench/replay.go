@@ -14,7 +14,8 @@ import (
 
 // coldStart seeds a single nats-server's stream up to each size of
 // -replay-users in turn and, at each size, restarts the server on its
-// files, then alternates two cold starts on the same files: presenced
+// files, then alternates two cold starts on the same files (which goes
+// first swaps every round): presenced
 // started until /readyz answers 200 (the replay has caught up), and
 // barereplay, the count-only ordered consumer, started until it exits.
 func (r *run) coldStart(ctx context.Context) error {
@@ -46,16 +47,25 @@ func (r *run) coldStart(ctx context.Context) error {
 		if res.natsRecovery, err = ns.restart(ctx, r); err != nil {
 			return err
 		}
+		// The first consumer after a restart loads the stream's blocks: an
+		// untimed replay first, so that neither side pays for it.
+		if _, err := r.rawReplay(ctx, ns.url, size); err != nil {
+			return err
+		}
 		for round := range c.replayRounds {
-			raw, err := r.rawReplay(ctx, ns.url, size)
-			if err != nil {
-				return err
+			var raw, took time.Duration
+			var rss int64
+			for side := range 2 {
+				if (round+side)%2 == 0 {
+					raw, err = r.rawReplay(ctx, ns.url, size)
+				} else {
+					took, rss, err = r.nodeReplay(ctx, ns.url, tf, size, "")
+				}
+				if err != nil {
+					return err
+				}
 			}
 			res.raw = append(res.raw, raw)
-			took, rss, err := r.nodeReplay(ctx, ns.url, tf, size, "")
-			if err != nil {
-				return err
-			}
 			res.node = append(res.node, took)
 			res.nodeRSS = rss
 			r.logf("cold start %d users, round %d: presenced ready in %s, raw consumer %s (node RSS %d MiB)",

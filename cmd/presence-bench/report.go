@@ -100,8 +100,8 @@ func (r *run) report() (failed bool) {
 type target struct {
 	name     string
 	measured float64
-	ok       bool   // measured at all
-	atLeast  bool   // want measured >= want (else <=)
+	ok       bool // measured at all
+	atLeast  bool // want measured >= want (else <=)
 	want     float64
 	unit     string // "x" for ratios, else the unit
 }
