@@ -22,38 +22,66 @@ const bridgeLeaseTTL = 2 * time.Second
 // bridgeBucket is the KV bucket of the bridge's feed position.
 const bridgeBucket = "presence-dendrite"
 
+// bridge is a running presence-dendrite replica.
+type bridge struct {
+	listen string // /healthz, /readyz, /metrics
+	proc   *process
+}
+
 // startBridge runs presence-dendrite between presenced's internal listener
-// and Dendrite's NATS, and waits until it is the publishing replica.
-func startBridge(t *testing.T, exe, replica, presencedInternal, secretFile, natsURL string) *process {
+// and Dendrite's NATS, and waits until its process serves /healthz.
+func startBridge(t *testing.T, exe, replica, presencedInternal, secretFile, natsURL string) *bridge {
 	t.Helper()
-	listen := freeAddr(t)
-	p := startProcess(t, replica, exec.Command(exe,
+	b := &bridge{listen: freeAddr(t)}
+	b.proc = startProcess(t, replica, exec.Command(exe,
 		"--presenced-url", "http://"+presencedInternal,
 		"--internal-secret-file", secretFile,
 		"--nats-url", natsURL,
 		"--kv-bucket", bridgeBucket,
-		"--listen", listen,
+		"--listen", b.listen,
 		"--replica", replica,
 		"--lease-ttl", bridgeLeaseTTL.String(),
 		"--poll-timeout", "2s",
 		"--log-level", "debug"))
-	eventually(t, 30*time.Second, replica+" ready as the leader", func() error {
-		if err := p.alive(); err != nil {
+	eventually(t, 30*time.Second, replica+" serving /healthz", func() error {
+		if err := b.proc.alive(); err != nil {
 			return err
 		}
-		resp, err := http.Get("http://" + listen + "/readyz")
+		return httpStatus("http://"+b.listen+"/healthz", http.StatusOK)
+	})
+	return b
+}
+
+// readiness is what the bridge's /readyz answers.
+func (b *bridge) readiness() (int, map[string]any, error) {
+	resp, err := http.Get("http://" + b.listen + "/readyz")
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	var body map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&body)
+	return resp.StatusCode, body, nil
+}
+
+// waitLeader waits until the bridge is ready as the publishing replica:
+// connected to NATS, presenced's change feed answering, Dendrite's sync
+// consumer present, and the lease held.
+func (b *bridge) waitLeader(t *testing.T) {
+	t.Helper()
+	eventually(t, 30*time.Second, b.proc.name+" ready as the leader", func() error {
+		if err := b.proc.alive(); err != nil {
+			return err
+		}
+		status, body, err := b.readiness()
 		if err != nil {
 			return err
 		}
-		defer resp.Body.Close()
-		var body map[string]any
-		_ = json.NewDecoder(resp.Body).Decode(&body)
-		if resp.StatusCode != http.StatusOK || body["role"] != "leader" {
-			return fmt.Errorf("/readyz %d %v", resp.StatusCode, body)
+		if status != http.StatusOK || body["role"] != "leader" {
+			return fmt.Errorf("/readyz %d %v", status, body)
 		}
 		return nil
 	})
-	return p
 }
 
 // storedPosition is the feed position the bridge has stored ("" if none).

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,6 +16,8 @@ import (
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
+
+	"github.com/presenced/presenced/events"
 )
 
 // TestHomeserverEndToEnd runs a homeserver fleet of one on loopback: NATS,
@@ -30,10 +33,9 @@ import (
 // run only the steps before "the fleet API": the test then fails there,
 // saying so.
 func TestHomeserverEndToEnd(t *testing.T) {
-	top := t
 	step := func(name string, f func(t *testing.T)) {
-		if !top.Run(name, f) {
-			top.FailNow()
+		if !t.Run(name, f) {
+			t.FailNow()
 		}
 	}
 
@@ -93,6 +95,9 @@ func TestHomeserverEndToEnd(t *testing.T) {
 					c.what, a.status, a.upstream(), c.status, c.want, node.addr, hs.addr, a.content)
 			}
 		}
+		if err := storedByPresenced(nc, bob.UserID, "front door"); err != nil {
+			t.Fatalf("a 200 to Bob's PUT, but: %v", err)
+		}
 		a := call(t, alice, http.MethodGet, presenceURL(alice, bob.UserID), nil)
 		if a.content["presence"] != "online" || a.content["status_msg"] != "front door" {
 			t.Fatalf("Alice reading Bob's presence through nginx: %v", a.content)
@@ -104,13 +109,27 @@ func TestHomeserverEndToEnd(t *testing.T) {
 		}
 	})
 
+	// The bridge runs from here on; it can publish only once presenced's
+	// change feed answers.
+	firstBridge := startBridge(t, bins.bridge, "bridge-1", internal, secretFile, natsURL)
+
 	if !fleetAPI {
+		_, ready, err := firstBridge.readiness()
+		t.Logf("bridge-1 /readyz without the fleet API: %v %v", ready, err)
 		t.Fatal("presenced has no --internal-listen: the fleet API (the /sync mirror, the change feed) is not in this build. " +
-			"Passed so far: Dendrite on the test's NATS, registration and the room through nginx, presence PUT and GET through nginx answered by presenced. " +
-			"Not run: the bridge, Bob's /sync following Alice, sync-driven presence and the sync timeout.")
+			"Passed so far: Dendrite on the test's NATS, registration and the room through nginx, presence PUT and GET through nginx answered by presenced, the bridge started. " +
+			"Not run: the bridge publishing, Bob's /sync following Alice, sync-driven presence and the sync timeout.")
 	}
 
-	bridge := startBridge(t, bins.bridge, "bridge-1", node.internal, secretFile, natsURL)
+	firstBridge.waitLeader(t)
+	// On its first start the bridge stores the feed's current position: it
+	// publishes every change after it, and resumes from what it stored.
+	eventually(t, 10*time.Second, "the bridge storing its first feed position", func() error {
+		if storedPosition(t, nc) == "" {
+			return fmt.Errorf("no position in KV bucket %s", bridgeBucket)
+		}
+		return nil
+	})
 
 	step("Alice's PUT is stored by presenced and reaches Bob's /sync", func(t *testing.T) {
 		a := call(t, alice, http.MethodPut, presenceURL(alice, alice.UserID), map[string]any{"presence": "online", "status_msg": "at lunch"})
@@ -126,21 +145,46 @@ func TestHomeserverEndToEnd(t *testing.T) {
 		}
 	})
 
-	var aliceSyncing *backgroundSync
-	step("the bridge is killed; Alice's syncing with set_presence=unavailable reaches Bob after its restart", func(t *testing.T) {
-		if storedPosition(t, nc) == "" {
-			t.Fatal("the bridge delivered a change but stored no feed position")
+	step("the bridge is killed with SIGKILL; Alice changes her status meanwhile", func(t *testing.T) {
+		firstBridge.proc.kill()
+		// Alice does not sync yet, so nothing refreshes this change later:
+		// a bridge that did not resume from its stored position would never
+		// publish it.
+		a := call(t, alice, http.MethodPut, presenceURL(alice, alice.UserID), map[string]any{"presence": "online", "status_msg": "while the bridge was down"})
+		if a.status != 200 || a.upstream() != node.addr {
+			t.Fatalf("Alice's PUT: %d answered by %q, want 200 by presenced (%s)", a.status, a.upstream(), node.addr)
 		}
-		bridge.kill()
-		aliceSyncing = keepSyncing(alice, event.PresenceUnavailable)
-		top.Cleanup(aliceSyncing.stop)
-		// presenced has the change while no bridge runs.
-		waitPresenceGET(t, bob, alice.UserID, node.addr, event.PresenceUnavailable, "at lunch", 15*time.Second)
+		waitPresenceGET(t, bob, alice.UserID, node.addr, event.PresenceOnline, "while the bridge was down", 5*time.Second)
+	})
+
+	// A new replica takes over once the killed one's lease has expired.
+	startBridge(t, bins.bridge, "bridge-2", node.internal, secretFile, natsURL).waitLeader(t)
+
+	step("the change made while no bridge ran reaches Bob's /sync", func(t *testing.T) {
+		bobSync.waitPresence(t, alice.UserID, event.PresenceOnline, "while the bridge was down", false, 30*time.Second)
+	})
+
+	// Alice opens her client: it syncs with set_presence=unavailable until
+	// she closes it.
+	aliceSyncing := keepSyncing(alice, event.PresenceUnavailable)
+	t.Cleanup(aliceSyncing.stop)
+	step("Alice keeps syncing with set_presence=unavailable: presenced and Bob's /sync show her unavailable", func(t *testing.T) {
+		// Only nginx's copy of her /sync tells presenced; a sync keeps the
+		// status message.
+		waitPresenceGET(t, bob, alice.UserID, node.addr, event.PresenceUnavailable, "while the bridge was down", 15*time.Second)
 		if n, err := aliceSyncing.stats(); n == 0 {
 			t.Fatalf("Alice's /sync through nginx never answered: %v", err)
 		}
-		startBridge(top, bins.bridge, "bridge-2", node.internal, secretFile, natsURL)
-		bobSync.waitPresence(t, alice.UserID, event.PresenceUnavailable, "at lunch", false, 30*time.Second)
+		bobSync.waitPresence(t, alice.UserID, event.PresenceUnavailable, "while the bridge was down", false, 30*time.Second)
+		// Her syncs keep the device alive: no expiry while she syncs, for
+		// longer than a sync timeout.
+		holds(t, 2*syncTimeout, "Alice staying unavailable while she syncs", func() error {
+			a := call(t, bob, http.MethodGet, presenceURL(bob, alice.UserID), nil)
+			if a.content["presence"] != string(event.PresenceUnavailable) {
+				return fmt.Errorf("presenced answered %d %v", a.status, a.content)
+			}
+			return nil
+		})
 	})
 
 	step("Alice stops syncing: after the sync timeout she is offline in presenced and in Bob's /sync", func(t *testing.T) {
@@ -208,7 +252,8 @@ func storedByPresenced(nc *nats.Conn, user id.UserID, text string) error {
 		if err != nil {
 			return err
 		}
-		if bytes.Contains(m.Data, []byte(user)) && bytes.Contains(m.Data, []byte(text)) {
+		ofUser := bytes.Contains(m.Data, []byte(user)) || strings.Contains(subject, events.SubjectToken(string(user)))
+		if ofUser && bytes.Contains(m.Data, []byte(text)) {
 			return nil
 		}
 	}

@@ -129,6 +129,18 @@ func eventually(t *testing.T, within time.Duration, what string, check func() er
 	}
 }
 
+// holds checks, every 200ms for the whole of d, that check keeps returning
+// nil: for what must stay true, where eventually is for what must become
+// true.
+func holds(t *testing.T, d time.Duration, what string, check func() error) {
+	t.Helper()
+	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
+		if err := check(); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+}
+
 // freeAddr returns a loopback address with a port that was free a moment
 // ago, for a process that takes its listen address as a flag.
 func freeAddr(t *testing.T) string {
