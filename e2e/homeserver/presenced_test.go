@@ -75,7 +75,11 @@ type presencedOptions struct {
 }
 
 // startPresenced runs one node on the shared NATS with a stream of its own,
-// taking users and devices from the homeserver's whoami.
+// taking users and devices from the homeserver's whoami. The NATS is the
+// one Dendrite and the bridge use, as a fleet would run one NATS cluster
+// for all of them (the stream names and subjects do not overlap), and it
+// lets the test read presenced's stream to check that a 200 to a PUT was
+// stored.
 func startPresenced(t *testing.T, exe string, o presencedOptions) *presenced {
 	t.Helper()
 	p := &presenced{addr: freeAddr(t)}
