@@ -1,6 +1,8 @@
-// Command bareget is the baseline of the GET benchmark (scripts/bench-get.sh):
-// a bare net/http handler that answers the presence GET with a map lookup and
-// encoding/json, with no authentication, routing library, metrics or policy.
+// Command bareget is the baseline of the GET benchmarks (cmd/presence-bench,
+// scripts/bench-get.sh): a bare net/http handler that answers the presence
+// GET with a map lookup and encoding/json, with no authentication, routing
+// library, metrics or policy. It holds -users users named by -user-format
+// (the IDs the harness seeds presenced with) and @alice:localhost.
 package main
 
 import (
@@ -22,10 +24,12 @@ type state struct {
 func main() {
 	listen := flag.String("listen", "127.0.0.1:8090", "listen address")
 	users := flag.Int("users", 10000, "users in the map")
+	format := flag.String("user-format", "@user%07d:example.org", "fmt pattern of the i-th user ID")
+	msg := flag.String("status-msg", "", "status message of every user")
 	flag.Parse()
 	m := make(map[string]state, *users+1)
 	for i := 0; i < *users; i++ {
-		m[fmt.Sprintf("@user%d:localhost", i)] = state{Presence: "online"}
+		m[fmt.Sprintf(*format, i)] = state{Presence: "online", StatusMsg: *msg}
 	}
 	m["@alice:localhost"] = state{Presence: "online", StatusMsg: "benchmarking"}
 	start := time.Now()

@@ -1,0 +1,164 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os/exec"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// coldStart seeds a single nats-server's stream up to each size of
+// -replay-users in turn and, at each size, restarts the server on its
+// files, then alternates two cold starts on the same files (which goes
+// first swaps every round): presenced
+// started until /readyz answers 200 (the replay has caught up), and
+// barereplay, the count-only ordered consumer, started until it exits.
+func (r *run) coldStart(ctx context.Context) error {
+	defer r.procs.stopAll()
+	c := r.cfg
+	servers, err := r.natsCluster(ctx, "replay", 1)
+	if err != nil {
+		return err
+	}
+	ns := servers[0]
+	tf, _, err := r.tokensFile(1)
+	if err != nil {
+		return err
+	}
+	seeded := 0
+	for _, size := range c.replayUsers {
+		res := replayResult{users: size}
+		jc, err := connectJS(ctx, ns.url, 1)
+		if err != nil {
+			return err
+		}
+		res.seedTook, err = seed(ctx, jc, seeded, size)
+		jc.close()
+		if err != nil {
+			return err
+		}
+		seeded = size
+		r.logf("cold start: seeded up to %d users in %.1fs", size, res.seedTook.Seconds())
+		if res.natsRecovery, err = ns.restart(ctx, r); err != nil {
+			return err
+		}
+		// The first consumer after a restart loads the stream's blocks: an
+		// untimed replay first, so that neither side pays for it.
+		if _, err := r.rawReplay(ctx, ns.url, size); err != nil {
+			return err
+		}
+		for round := range c.replayRounds {
+			var raw, took time.Duration
+			var rss int64
+			for side := range 2 {
+				if (round+side)%2 == 0 {
+					raw, err = r.rawReplay(ctx, ns.url, size)
+				} else {
+					took, rss, err = r.nodeReplay(ctx, ns.url, tf, size, "")
+				}
+				if err != nil {
+					return err
+				}
+			}
+			res.raw = append(res.raw, raw)
+			res.node = append(res.node, took)
+			res.nodeRSS = rss
+			r.logf("cold start %d users, round %d: presenced ready in %s, raw consumer %s (node RSS %d MiB)",
+				size, round+1, took.Round(time.Millisecond), raw.Round(time.Millisecond), rss>>20)
+		}
+		res.natsRSS = ns.proc.rss()
+		res.natsDisk = diskUsage(ns.storeDir)
+		if c.cpuprofile != "" && size == c.replayUsers[len(c.replayUsers)-1] {
+			if _, _, err := r.nodeReplay(ctx, ns.url, tf, size, "replay"); err != nil {
+				return err
+			}
+		}
+		r.res.replay = append(r.res.replay, res)
+	}
+	return ctx.Err()
+}
+
+// rawReplay runs barereplay on the stream and returns the time from its
+// start to its exit.
+func (r *run) rawReplay(ctx context.Context, url string, want int) (time.Duration, error) {
+	t0 := time.Now()
+	out, err := exec.CommandContext(ctx, r.bins.barereplay, "-nats-url", url).Output()
+	took := time.Since(t0)
+	if err != nil {
+		return 0, fmt.Errorf("barereplay: %w", err)
+	}
+	var n int
+	if _, err := fmt.Sscanf(string(out), "%d messages", &n); err != nil || n != want {
+		return 0, fmt.Errorf("barereplay counted %q, want %d messages", strings.TrimSpace(string(out)), want)
+	}
+	return took, nil
+}
+
+// nodeReplay starts presenced on the stream, waits until it is ready,
+// checks it holds want users, and stops it. It returns the time from start
+// to ready and its resident memory once ready. With a profile name, the
+// node is profiled from its start for a little longer than the replay is
+// expected to take.
+func (r *run) nodeReplay(ctx context.Context, url, tokens string, want int, profile string) (time.Duration, int64, error) {
+	t0 := time.Now()
+	n, err := r.startPresenced(ctx, "presenced-replay", url, 1, tokens, false)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer n.proc.stop()
+	var prof func()
+	if profile != "" {
+		prof = r.startProfile(ctx, n, profile, r.replayProfileSeconds())
+	}
+	ready, err := n.waitReady(ctx, 10*time.Minute)
+	if err != nil {
+		return 0, 0, err
+	}
+	took := ready.Sub(t0)
+	rss := n.proc.rss()
+	if prof != nil {
+		prof()
+	}
+	if got, err := projectionUsers(n.addr); err != nil || got != want {
+		return 0, 0, fmt.Errorf("presenced replayed %d users (%v), want %d", got, err, want)
+	}
+	return took, rss, nil
+}
+
+// replayProfileSeconds covers the slowest node replay measured so far.
+func (r *run) replayProfileSeconds() int {
+	longest := time.Second
+	for _, res := range r.res.replay {
+		for _, d := range res.node {
+			longest = max(longest, d)
+		}
+	}
+	return int(longest.Seconds()*1.5) + 1
+}
+
+// projectionUsers reads presenced_projection_users from the node's metrics.
+func projectionUsers(addr string) (int, error) {
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	return metricValue(resp.Body, "presenced_projection_users")
+}
+
+func metricValue(body io.Reader, name string) (int, error) {
+	sc := bufio.NewScanner(body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			return int(f), err
+		}
+	}
+	return 0, fmt.Errorf("metric %s not found", name)
+}

@@ -1,0 +1,192 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// singleNode runs the GET, PUT and mixed phases on one presenced node and a
+// single nats-server, interleaved round by round with the bare baselines
+// (on the same nats-server) and Dendrite.
+func (r *run) singleNode(ctx context.Context) error {
+	defer r.procs.stopAll()
+	n := r.cfg.users
+	servers, err := r.natsCluster(ctx, "single", 1)
+	if err != nil {
+		return err
+	}
+	ns := servers[0]
+	jc, err := connectJS(ctx, ns.url, 1)
+	if err != nil {
+		return err
+	}
+	took, err := seed(ctx, jc, 0, n)
+	jc.close()
+	if err != nil {
+		return err
+	}
+	r.logf("seeded %d users in %.1fs", n, took.Seconds())
+	tf, tokens, err := r.tokensFile(n)
+	if err != nil {
+		return err
+	}
+	node, err := r.startPresenced(ctx, "presenced", ns.url, 1, tf, true)
+	if err != nil {
+		return err
+	}
+	ours := newService("presenced", node.addr, n, tokens, tokens[0])
+
+	getAddr, err := r.startBaseline(ctx, "bareget", r.bins.bareget, presencePath(0), "-users", strconv.Itoa(n))
+	if err != nil {
+		return err
+	}
+	bareGet := newService("bare", getAddr, n, tokens, tokens[0])
+	putAddr, err := r.startBaseline(ctx, "bareput", r.bins.bareput, "/readyz", "-nats-url", ns.url)
+	if err != nil {
+		return err
+	}
+	barePut := newService("bare", putAddr, n, tokens, tokens[0])
+
+	var den *service
+	if r.cfg.dendrite != "off" {
+		users := min(n, r.cfg.dendriteMax)
+		d, err := r.startDendrite(ctx, users)
+		if err != nil {
+			return fmt.Errorf("dendrite: %w", err)
+		}
+		if d == nil {
+			r.res.notes = append(r.res.notes, "Dendrite: not built (-dendrite cached found nothing in the cache of scripts/dendrite.sh)")
+		} else {
+			den = newService("dendrite", d.addr, users, d.tokens, d.tokens[0])
+			r.res.dendriteUsers = users
+			if err := r.dendriteInitialPresence(ctx, den); err != nil {
+				return err
+			}
+		}
+	}
+
+	r.res.get = map[string][]loadResult{}
+	r.res.put = map[string][]loadResult{}
+	c := r.cfg
+	if c.runs("get") {
+		for round := range c.rounds {
+			for _, s := range []*service{ours, bareGet, den} {
+				if s != nil {
+					res := runClosed(ctx, s.addr, c.conns, c.warmup, c.duration, getOp(s))
+					r.res.get[s.name] = append(r.res.get[s.name], res)
+					r.logLoad(fmt.Sprintf("GET round %d %s", round+1, s.name), &res)
+				}
+			}
+		}
+	}
+	if c.runs("put") {
+		for round := range c.rounds {
+			for _, s := range []*service{ours, barePut} {
+				res := runClosed(ctx, s.addr, c.conns, c.warmup, c.duration, putOp(s, c.conns))
+				r.res.put[s.name] = append(r.res.put[s.name], res)
+				r.logLoad(fmt.Sprintf("PUT round %d %s", round+1, s.name), &res)
+			}
+			if den != nil && round == c.rounds/2 {
+				a := r.appliedPut(ctx, den)
+				r.res.dendriteApply = &a
+				r.logf("PUT dendrite: %d answered (%.0f/s), all visible after %.1fs (%.0f applied/s), %d never visible",
+					a.answered, a.answeredRate, a.visibleAfter.Seconds(), a.rate(), a.missing)
+			}
+		}
+	}
+	if c.runs("mix") {
+		for round := range c.rounds {
+			res := runClosed(ctx, ours.addr, c.conns, c.warmup, c.duration, mixOp(ours, c.conns, c.mixPut))
+			r.res.mix = append(r.res.mix, res)
+			r.logLoad(fmt.Sprintf("mix round %d presenced", round+1), &res)
+		}
+	}
+	if c.runs("put") || c.runs("mix") {
+		for _, m := range ours.lastMsg {
+			if m != "" {
+				r.res.checked++
+			}
+		}
+		r.res.dropped, _ = awaitVisible(ctx, ours, 8, time.Now())
+		r.logf("presenced: %d of %d written users checked show their last acknowledged value", r.res.checked-r.res.dropped, r.res.checked)
+	}
+	if c.cpuprofile != "" {
+		if c.runs("get") {
+			r.profileLoad(ctx, node, "get", func(d time.Duration) {
+				runClosed(ctx, ours.addr, c.conns, 0, d, getOp(ours))
+			})
+		}
+		if c.runs("put") {
+			r.profileLoad(ctx, node, "put", func(d time.Duration) {
+				runClosed(ctx, ours.addr, c.conns, 0, d, putOp(ours, c.conns))
+			})
+		}
+	}
+	return ctx.Err()
+}
+
+// startBaseline starts a baseline program on a free address and waits for
+// path to answer 200.
+func (r *run) startBaseline(ctx context.Context, name, bin, path string, args ...string) (string, error) {
+	addr, err := freeAddr()
+	if err != nil {
+		return "", err
+	}
+	p, err := r.procs.start(name, bin, append([]string{"-listen", addr}, args...))
+	if err != nil {
+		return "", err
+	}
+	_, err = p.waitHTTP(ctx, "http://"+addr+path, time.Minute)
+	return addr, err
+}
+
+// dendriteInitialPresence sets every Dendrite account online once and
+// waits until Dendrite shows it, so that GETs read stored presence.
+func (r *run) dendriteInitialPresence(ctx context.Context, den *service) error {
+	hc := newHTTPConn(den.addr)
+	defer hc.close()
+	for i := range den.users() {
+		msg := "initial-" + strconv.Itoa(i)
+		status, _, err := hc.put(den.paths[i], den.tokens[i], putBody(msg))
+		if err := statusErr(status, err); err != nil {
+			return fmt.Errorf("dendrite PUT: %w", err)
+		}
+		den.lastMsg[i] = msg
+	}
+	if missing, _ := awaitVisible(ctx, den, 4, time.Now().Add(4*time.Minute)); missing > 0 {
+		return fmt.Errorf("dendrite: %d initial presence updates never became visible", missing)
+	}
+	return nil
+}
+
+// appliedPut runs a closed-loop PUT phase against s and then reads every
+// written user until it shows its last value: what was applied, not what
+// was answered. Dendrite answers PUTs before it applies them and drops
+// what it has not applied after 5 minutes, so the wait stops at 4.
+func (r *run) appliedPut(ctx context.Context, s *service) applied {
+	s.clearLast()
+	t0 := time.Now()
+	res := runClosed(ctx, s.addr, r.cfg.conns, 0, r.cfg.duration, putOp(s, r.cfg.conns))
+	missing, last := awaitVisible(ctx, s, 4, t0.Add(4*time.Minute))
+	return applied{answered: res.kinds[kindPUT].n, answeredRate: res.rate(kindPUT), visibleAfter: last.Sub(t0), missing: missing}
+}
+
+func (r *run) logLoad(what string, res *loadResult) {
+	for k := range numKinds {
+		kr := &res.kinds[k]
+		if kr.n == 0 && kr.errs == 0 {
+			continue
+		}
+		l := kr.h.latencies()
+		msg := fmt.Sprintf("%s %s: %.0f/s p50 %s p99 %s p99.9 %s, %d errors", what, kindNames[k], res.rate(k),
+			ms(l.p50), ms(l.p99), ms(l.p999), kr.errs)
+		if kr.firstErr != "" {
+			msg += " (first: " + kr.firstErr + ")"
+		}
+		r.logf("%s", msg)
+	}
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d)/1e6) }
