@@ -29,8 +29,8 @@ func wantLimited(t *testing.T, what string, r *nodetest.Response) {
 // user is unaffected; GETs are not limited.
 func TestPutRateLimit(t *testing.T) {
 	n := nodetest.StartNode(t, nodetest.WithConfig(func(c *node.Config) {
-		c.RateLimitPerSecond = 0.05 // one token per 20 s: none comes back during the test
-		c.RateLimitBurst = 3
+		c.HTTP.RateLimitPerSecond = 0.05 // one token per 20 s: none comes back during the test
+		c.HTTP.RateLimitBurst = 3
 	}))
 	body := map[string]any{"presence": "online"}
 	for i := range 3 {
@@ -66,8 +66,8 @@ func TestPutRateLimit(t *testing.T) {
 // again after retry_after_ms.
 func TestPutRateLimitRefills(t *testing.T) {
 	n := nodetest.StartNode(t, nodetest.WithConfig(func(c *node.Config) {
-		c.RateLimitPerSecond = 5
-		c.RateLimitBurst = 1
+		c.HTTP.RateLimitPerSecond = 5
+		c.HTTP.RateLimitBurst = 1
 	}))
 	body := map[string]any{"presence": "online"}
 	var limited *nodetest.Response
@@ -91,9 +91,9 @@ func TestPutRateLimitRefills(t *testing.T) {
 // proxy) are not limited.
 func TestAuthFailureRateLimit(t *testing.T) {
 	n := nodetest.StartNode(t, nodetest.WithConfig(func(c *node.Config) {
-		c.AuthFailuresPerSecond = 0.05
-		c.AuthFailuresBurst = 3
-		c.RealIPHeader = "X-Forwarded-For"
+		c.HTTP.AuthFailuresPerSecond = 0.05
+		c.HTTP.AuthFailuresBurst = 3
+		c.HTTP.RealIPHeader = "X-Forwarded-For"
 	}))
 	path := n.URL + nodetest.PresencePath("@alice:example.org")
 	do := func(ip, token string) *nodetest.Response {
@@ -149,8 +149,8 @@ func TestAuthFailureRateLimitHomeserver(t *testing.T) {
 	hs.setUser("cached", "@alice:example.org")
 	hs.setUser("uncached", "@bob:example.org")
 	n := nodetest.StartNode(t, withHomeserverAuth(hs.URL, nil), nodetest.WithConfig(func(c *node.Config) {
-		c.AuthFailuresPerSecond = 0.05
-		c.AuthFailuresBurst = 2
+		c.HTTP.AuthFailuresPerSecond = 0.05
+		c.HTTP.AuthFailuresBurst = 2
 	}))
 	if r := n.Get(t, "cached", "@alice:example.org"); r.Status != 404 {
 		t.Fatalf("GET: %d %s", r.Status, r.Body)

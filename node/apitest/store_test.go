@@ -65,7 +65,7 @@ func TestPutUnavailableWhenJetStreamDown(t *testing.T) {
 	srv := storeServer(t, dir, 0)
 	port := storePort(srv)
 	n := nodetest.StartNode(t, nodetest.WithNATS(srv.ClientURL()), nodetest.WithConfig(func(c *node.Config) {
-		c.PublishTimeout = time.Second
+		c.Store.PublishTimeout = time.Second
 	}))
 	mustPut(t, n, aliceToken, alice, map[string]any{"presence": "online", "status_msg": "before"})
 
@@ -105,13 +105,13 @@ func TestPutUnavailableWhenJetStreamDown(t *testing.T) {
 func TestPutUnavailableWhenStreamGone(t *testing.T) {
 	srv := storeServer(t, t.TempDir(), 0)
 	n := nodetest.StartNode(t, nodetest.WithNATS(srv.ClientURL()), nodetest.WithConfig(func(c *node.Config) {
-		c.PublishTimeout = time.Second
+		c.Store.PublishTimeout = time.Second
 	}))
 	mustPut(t, n, aliceToken, alice, map[string]any{"presence": "online"})
 	js := storeClient(t, srv)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := js.DeleteStream(ctx, n.Config.Stream); err != nil {
+	if err := js.DeleteStream(ctx, n.Config.Store.Stream); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
