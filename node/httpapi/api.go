@@ -47,10 +47,12 @@ type Publisher interface {
 	Publish(ctx context.Context, ev events.Event) (uint64, error)
 }
 
-// Stream is what reads need of the store: its last sequence now, and a wait
-// until this node has applied a sequence.
+// Stream is what reads need of the store: its last sequence now, a
+// sequence past every write acknowledged so far (a consistent read's
+// barrier), and a wait until this node has applied a sequence.
 type Stream interface {
 	LastSeq(ctx context.Context) (uint64, error)
+	ReadBarrier(ctx context.Context) (uint64, error)
 	WaitApplied(ctx context.Context, seq uint64) error
 }
 

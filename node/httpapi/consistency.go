@@ -16,7 +16,8 @@ import (
 const consistentReadParam = "consistent"
 
 // consistentRead waits, when r asks for it, until the projection has applied
-// the stream's last sequence as of now, bounded by the apply timeout. It
+// a barrier stored after the request arrived (store.ReadBarrier: a sequence
+// past every write acknowledged before), bounded by the apply timeout. It
 // answers 503 with Retry-After when it cannot.
 func (a *API) consistentRead(r *http.Request) error {
 	if r.URL.RawQuery == "" { // the common case; parsing the query allocates
@@ -35,7 +36,7 @@ func (a *API) consistentRead(r *http.Request) error {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.ApplyTimeout)
 	defer cancel()
-	last, err := a.d.Stream.LastSeq(ctx)
+	last, err := a.d.Stream.ReadBarrier(ctx)
 	if err != nil {
 		return apierr.Unavailable("Cannot reach the presence store for a consistent read; try again.", time.Second, err)
 	}

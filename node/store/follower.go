@@ -23,6 +23,9 @@ type Applier interface {
 	Apply(seq uint64, storedAt time.Time, ev events.Event)
 	// Skip records that the message at seq is not an event it can apply.
 	Skip(seq uint64, err error)
+	// Pass records that the message at seq is not an event at all (a
+	// consistent read's barrier): it only counts as applied.
+	Pass(seq uint64)
 	// AppliedSeq is the highest sequence applied or skipped.
 	AppliedSeq() uint64
 }
@@ -46,9 +49,11 @@ type follower struct {
 	stream string
 	filter string
 	prefix string
-	proj   Applier
-	waiter *Waiter
-	log    *slog.Logger
+	// barrier is the subject of consistent-read barriers, passed over.
+	barrier string
+	proj    Applier
+	waiter  *Waiter
+	log     *slog.Logger
 
 	// pullExpiry is short so that a pull that its dead server will never
 	// answer is noticed within seconds, not after the default 30 s.
@@ -69,6 +74,7 @@ func newFollower(js jetstream.JetStream, cfg *Config, proj Applier, w *Waiter, l
 		stream:     cfg.Stream,
 		filter:     events.SubjectFilter(cfg.SubjectPrefix),
 		prefix:     cfg.SubjectPrefix,
+		barrier:    BarrierSubject(cfg.SubjectPrefix),
 		proj:       proj,
 		waiter:     w,
 		log:        log,
@@ -218,6 +224,10 @@ func (f *follower) consume(ctx context.Context) error {
 // its own user's subject: one published on another user's subject is
 // skipped as malformed rather than allowed to change the wrong user.
 func (f *follower) apply(seq uint64, storedAt time.Time, subject string, data []byte) error {
+	if subject == f.barrier {
+		f.proj.Pass(seq)
+		return nil
+	}
 	ev, err := events.Decode(data)
 	if err == nil && !events.SubjectMatches(f.prefix, subject, ev.UserID) {
 		err = fmt.Errorf("%w: an event of %s on subject %s", events.ErrMalformed, ev.UserID, subject)

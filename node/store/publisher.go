@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -89,7 +91,7 @@ func (p *publisher) publishWith(ctx context.Context, ev events.Event, extra ...j
 			return ack.Sequence, nil
 		}
 		if isWrongLastSequence(err) {
-			return 0, fmt.Errorf("publish %s: %w (%v)", ev.RequestID, ErrWrongLastSequence, err)
+			return 0, &ConflictError{Last: reportedLastSequence(err), err: err}
 		}
 		if errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders) {
 			if noLeaderSince.IsZero() {
@@ -119,6 +121,36 @@ func isWrongLastSequence(err error) bool {
 	}
 	return apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
 		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant
+}
+
+// ConflictError is the error of a conditional publish that found a newer
+// event on the subject. It wraps ErrWrongLastSequence.
+type ConflictError struct {
+	// Last is the subject's last sequence as the stream reported it (0 when
+	// it did not say).
+	Last uint64
+	err  error
+}
+
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("%v (last sequence %d): %v", ErrWrongLastSequence, e.Last, e.err)
+}
+
+func (e *ConflictError) Unwrap() error { return ErrWrongLastSequence }
+
+// reportedLastSequence reads the sequence from the server's "wrong last
+// sequence: N" description.
+func reportedLastSequence(err error) uint64 {
+	var apiErr *jetstream.APIError
+	if !errors.As(err, &apiErr) {
+		return 0
+	}
+	_, n, ok := strings.Cut(apiErr.Description, ": ")
+	if !ok {
+		return 0
+	}
+	seq, _ := strconv.ParseUint(strings.TrimSpace(n), 10, 64)
+	return seq
 }
 
 // newRequestID returns a random identifier for an event and its publish.

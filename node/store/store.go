@@ -46,11 +46,16 @@ type Store struct {
 	js       jetstream.JetStream
 	// msgs is how many messages the stream held when it was opened.
 	msgs uint64
+	// epoch is the stream's creation time (Unix nanoseconds): it tells a
+	// stream from one recreated or restored under the same name, whose
+	// sequences mean other events.
+	epoch uint64
 
 	pub      *publisher
 	waiter   *Waiter
 	follower *follower
 	monitor  *lagMonitor
+	barrier  *readBarrier
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -91,7 +96,10 @@ func Open(ctx context.Context, cfg Config, o Options) (_ *Store, err error) {
 	if err != nil {
 		return nil, err
 	}
-	s.msgs = stream.CachedInfo().State.Msgs
+	info := stream.CachedInfo()
+	s.msgs = info.State.Msgs
+	s.epoch = uint64(max(info.Created.UnixNano(), 0))
+	s.barrier = newReadBarrier(s.js, &s.cfg)
 	s.pub = &publisher{nc: s.nc, js: s.js, stream: cfg.Stream, subjectPrefix: cfg.SubjectPrefix, timeout: cfg.PublishTimeout}
 	return s, nil
 }
@@ -99,6 +107,9 @@ func Open(ctx context.Context, cfg Config, o Options) (_ *Store, err error) {
 // Messages is how many messages the stream held when it was opened: the
 // size to give a projection that is about to replay it.
 func (s *Store) Messages() uint64 { return s.msgs }
+
+// Epoch is the stream's creation time in Unix nanoseconds.
+func (s *Store) Epoch() uint64 { return s.epoch }
 
 // Embedded reports whether the store runs its own embedded server.
 func (s *Store) Embedded() bool { return s.embedded != nil }
@@ -130,6 +141,9 @@ func (s *Store) Close() {
 		s.cancel()
 	}
 	s.wg.Wait()
+	if s.barrier != nil {
+		s.barrier.wait()
+	}
 	s.closeNATS()
 }
 
@@ -178,6 +192,20 @@ func (s *Store) LastSeq(ctx context.Context) (uint64, error) {
 		return 0, errStoreDown
 	}
 	return streamLastSeq(ctx, s.js, s.cfg.Stream)
+}
+
+// ReadBarrier returns a stream sequence at or past every event
+// acknowledged before the call (see readBarrier): once the Applier has
+// applied it, reads reflect all those events. It fails at once while the
+// node is cut off from NATS or the stream has not answered recently.
+func (s *Store) ReadBarrier(ctx context.Context) (uint64, error) {
+	if !s.nc.IsConnected() {
+		return 0, ErrNotConnected
+	}
+	if s.monitor != nil && s.monitor.storeDown() {
+		return 0, errStoreDown
+	}
+	return s.barrier.sequence(ctx)
 }
 
 // Connected reports whether the NATS connection is up.

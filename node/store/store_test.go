@@ -57,6 +57,10 @@ func TestPublishExpectLast(t *testing.T) {
 	if !errors.Is(err, store.ErrWrongLastSequence) {
 		t.Fatalf("expecting a stale sequence: got %v, want ErrWrongLastSequence", err)
 	}
+	var conflict *store.ConflictError
+	if !errors.As(err, &conflict) || conflict.Last != second {
+		t.Fatalf("a conflict should report the subject's last sequence %d: %v", second, err)
+	}
 	if _, err := s.PublishExpectLast(ctx, event(bob, events.Offline), 0); !errors.Is(err, store.ErrWrongLastSequence) {
 		t.Fatalf("expecting no event on a subject that has one: got %v", err)
 	}
