@@ -9,6 +9,7 @@ import (
 	"github.com/presenced/presenced/node/auth"
 	"github.com/presenced/presenced/node/httpapi"
 	"github.com/presenced/presenced/node/store"
+	"github.com/presenced/presenced/projection"
 )
 
 // Config is everything a node needs to run, split by the package that uses
@@ -23,6 +24,11 @@ type Config struct {
 	// IdleTimeout and OfflineTimeout decay presence at read time; 0 disables.
 	IdleTimeout    time.Duration
 	OfflineTimeout time.Duration
+	// SyncTimeout is how long after its last sync a device counts as
+	// syncing; FederationTimeout how long a remote user's received state
+	// lasts without an update.
+	SyncTimeout       time.Duration
+	FederationTimeout time.Duration
 
 	// ShutdownTimeout bounds how long in-flight requests may finish.
 	ShutdownTimeout time.Duration
@@ -42,13 +48,15 @@ type Config struct {
 // DefaultConfig returns the defaults of every setting.
 func DefaultConfig() Config {
 	return Config{
-		ServerName:      "localhost",
-		IdleTimeout:     5 * time.Minute,
-		OfflineTimeout:  30 * time.Minute,
-		ShutdownTimeout: 10 * time.Second,
-		Store:           store.DefaultConfig(),
-		Auth:            auth.DefaultConfig(),
-		HTTP:            httpapi.DefaultConfig(),
+		ServerName:        "localhost",
+		IdleTimeout:       5 * time.Minute,
+		OfflineTimeout:    30 * time.Minute,
+		SyncTimeout:       projection.DefaultSyncTimeout,
+		FederationTimeout: projection.DefaultFederationTimeout,
+		ShutdownTimeout:   10 * time.Second,
+		Store:             store.DefaultConfig(),
+		Auth:              auth.DefaultConfig(),
+		HTTP:              httpapi.DefaultConfig(),
 	}
 }
 
@@ -63,6 +71,12 @@ func (c *Config) Validate() error {
 	}
 	if c.IdleTimeout < 0 || c.OfflineTimeout < 0 {
 		bad("--idle-timeout and --offline-timeout must not be negative")
+	}
+	if c.SyncTimeout < 3*time.Millisecond || c.FederationTimeout <= 0 {
+		bad("--sync-timeout and --federation-timeout must be positive")
+	}
+	if c.HTTP.InternalListen != "" && c.Auth.InternalSecretFile == "" {
+		bad("--internal-listen needs --internal-secret-file: the internal API can set anyone's presence")
 	}
 	if c.ShutdownDelay < 0 {
 		bad("--shutdown-delay must not be negative")

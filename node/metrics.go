@@ -40,6 +40,19 @@ func newAPIMetrics() httpapi.Metrics {
 			Name: "presenced_rejected_requests_total",
 			Help: "Requests refused by a limit, by reason (busy, headers_too_large, put_rate, auth_failures).",
 		}, []string{"reason"}),
+		FleetCommands: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "presenced_fleet_commands_total",
+			Help: "Commands of the internal API by command (sync, active, federation) and result " +
+				"(stored; absorbed: nothing a reader sees changed, no event stored; busy; error).",
+		}, []string{"command", "result"}),
+		MirrorSyncs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "presenced_mirror_syncs_total",
+			Help: "Copies of client /sync requests from the reverse proxy, by result (recorded, unauthenticated).",
+		}, []string{"result"}),
+		FederationItems: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "presenced_federation_items_total",
+			Help: "m.presence EDU items received through the internal API, by result (accepted, rejected).",
+		}, []string{"result"}),
 	}
 }
 
@@ -92,7 +105,10 @@ func (n *Node) stateMetrics() []prometheus.Collector {
 func (n *Node) registerMetrics(m httpapi.Metrics) error {
 	cs := []prometheus.Collector{m.Requests, m.RequestDuration, m.Publishes, m.PublishDuration}
 	cs = append(cs, n.stateMetrics()...)
-	cs = append(cs, m.Rejected)
+	cs = append(cs, m.Rejected, m.FleetCommands, m.MirrorSyncs, m.FederationItems)
+	if n.fleet != nil {
+		cs = append(cs, n.fleet.transitions)
+	}
 	for _, c := range cs {
 		if err := n.reg.Register(c); err != nil {
 			return err

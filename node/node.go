@@ -68,6 +68,12 @@ type Node struct {
 	httpSrv *http.Server
 	ln      net.Listener
 
+	// The internal (fleet) API, when cfg.HTTP.InternalListen is set.
+	fleet          *fleetParts
+	internalSrv    *http.Server
+	internalLn     net.Listener
+	internalCancel context.CancelFunc
+
 	stopping atomic.Bool
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
@@ -134,7 +140,16 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	}()
 	// Size the projection for the users the stream holds, so that the replay
 	// does not grow it step by step.
-	n.proj = projection.New(int(min(n.store.Messages(), 1<<32)))
+	size := int(min(n.store.Messages(), 1<<32))
+	if n.fleetOn() {
+		// The fleet API reads the change-feed and timer indexes.
+		n.proj = projection.New(size, projection.Options{Feed: true, Timers: true, Policy: n.decay()})
+		if n.fleet, err = n.newFleet(); err != nil {
+			return err
+		}
+	} else {
+		n.proj = projection.New(size)
+	}
 	n.store.Follow(n.proj)
 
 	metrics := newAPIMetrics()
@@ -152,9 +167,11 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		Logger:         n.log,
 		Metrics:        metrics,
 		Gatherer:       n.gatherer,
-		Decay:          projection.Policy{IdleTimeout: n.cfg.IdleTimeout, OfflineTimeout: n.cfg.OfflineTimeout, ActiveWindow: projection.DefaultActiveWindow},
+		Decay:          n.decay(),
 		Origin:         n.cfg.NodeName,
 		PublishTimeout: n.cfg.Store.PublishTimeout,
+		ServerName:     n.cfg.ServerName,
+		Fleet:          n.fleetDeps(),
 	})
 	listener := api.ClientListener()
 	if n.ln, err = listener.Listen(); err != nil {
@@ -162,8 +179,22 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	}
 	n.httpSrv = listener.Server(api.ClientHandler(), n.log)
 
+	if n.fleet != nil {
+		if err = n.startInternal(api, api.InternalHandler()); err != nil {
+			_ = n.ln.Close()
+			return err
+		}
+	}
+
 	runCtx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel
+	if n.fleet != nil {
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			n.fleet.reaper.Run(runCtx)
+		}()
+	}
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
@@ -171,15 +202,16 @@ func (n *Node) Start(ctx context.Context) (err error) {
 			n.log.Error("HTTP server stopped", "err", err)
 		}
 	}()
+	reload := n.fanOutReload(runCtx, n.reload)
 	if r, ok := n.auth.(auth.Runner); ok {
 		n.wg.Add(1)
 		go func() {
 			defer n.wg.Done()
-			r.Run(runCtx, n.reload)
+			r.Run(runCtx, reload)
 		}()
 	}
 	n.log.Info("presence node started", "listen", n.ln.Addr().String(), "stream", n.cfg.Store.Stream,
-		"embedded_nats", n.store.Embedded(), "server_name", n.cfg.ServerName)
+		"embedded_nats", n.store.Embedded(), "server_name", n.cfg.ServerName, "internal_listen", n.InternalAddr())
 	return nil
 }
 
@@ -226,6 +258,13 @@ func (n *Node) Shutdown(ctx context.Context) error {
 			}
 		}
 		var errs []error
+		if n.internalSrv != nil {
+			n.internalCancel() // ends long polls and event streams
+			if err := n.internalSrv.Shutdown(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("internal HTTP shutdown: %w", err))
+				_ = n.internalSrv.Close()
+			}
+		}
 		if n.httpSrv != nil {
 			if err := n.httpSrv.Shutdown(ctx); err != nil {
 				errs = append(errs, fmt.Errorf("HTTP shutdown: %w", err))

@@ -29,6 +29,9 @@ type Config struct {
 	// Visibility is who may read whose presence: VisibilityAuthenticated,
 	// VisibilitySameServer or VisibilitySelf.
 	Visibility string
+	// InternalSecretFile holds the shared secret of the internal (fleet)
+	// API, required when it is served.
+	InternalSecretFile string
 }
 
 // DefaultConfig returns the defaults of the authentication settings.

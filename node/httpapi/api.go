@@ -94,26 +94,37 @@ type Deps struct {
 	// PublishTimeout is the store's bound on a publish, for the write
 	// timeout of the listener that answers PUTs.
 	PublishTimeout time.Duration
+	// ServerName is this server's domain.
+	ServerName string
+	// Fleet, when its Fleet is set, is the internal API's: InternalHandler
+	// serves it and PUTs take the requester's device into account.
+	Fleet FleetDeps
 }
 
 // API serves the client API (and, on a listener of its own, the internal
 // one) from its Deps.
 type API struct {
-	cfg          Config
-	d            Deps
-	limits       *limits
-	putLimits    *keyedLimiter
-	authFailures *keyedLimiter
+	cfg    Config
+	d      Deps
+	f      FleetDeps
+	limits *limits
+	// internalLimits caps headers on the internal listener, but not
+	// requests in flight: its long polls are meant to wait.
+	internalLimits *limits
+	putLimits      *keyedLimiter
+	authFailures   *keyedLimiter
 }
 
 // New builds the API. cfg is assumed valid (Config.Validate). Rate limits
 // run on the system clock: Deps.Clock is for queries.
 func New(cfg Config, d Deps) *API {
 	return &API{
-		cfg:          cfg,
-		d:            d,
-		limits:       newLimits(cfg.MaxInFlight, cfg.MaxHeaderBytes, d.Metrics.Rejected),
-		putLimits:    newKeyedLimiter(cfg.RateLimitPerSecond, cfg.RateLimitBurst, cfg.RateLimitTableSize, time.Now),
-		authFailures: newKeyedLimiter(cfg.AuthFailuresPerSecond, cfg.AuthFailuresBurst, cfg.RateLimitTableSize, time.Now),
+		cfg:            cfg,
+		d:              d,
+		f:              d.Fleet,
+		limits:         newLimits(cfg.MaxInFlight, cfg.MaxHeaderBytes, d.Metrics.Rejected),
+		internalLimits: newLimits(0, cfg.MaxHeaderBytes, d.Metrics.Rejected),
+		putLimits:      newKeyedLimiter(cfg.RateLimitPerSecond, cfg.RateLimitBurst, cfg.RateLimitTableSize, time.Now),
+		authFailures:   newKeyedLimiter(cfg.AuthFailuresPerSecond, cfg.AuthFailuresBurst, cfg.RateLimitTableSize, time.Now),
 	}
 }

@@ -42,7 +42,25 @@ type Config struct {
 	ReadTimeout       time.Duration
 	WriteTimeout      time.Duration
 	IdleTimeout       time.Duration
+
+	// UnknownLocalUser is the answer to a GET of a user of this server who
+	// has no state: UnknownLocalUserOffline (200 {"presence":"offline"}, as
+	// Synapse answers and the homeserver test suites expect) or
+	// UnknownLocalUserNotFound (404 M_NOT_FOUND, as the specification allows).
+	UnknownLocalUser string
+
+	// InternalListen is the address of the internal (fleet) API; empty
+	// serves none. InternalMaxBodyBytes caps its request bodies, which are
+	// larger than the client API's (a bulk query of 10000 users).
+	InternalListen       string
+	InternalMaxBodyBytes int64
 }
+
+// The values of Config.UnknownLocalUser.
+const (
+	UnknownLocalUserOffline  = "offline"
+	UnknownLocalUserNotFound = "not-found"
+)
 
 // DefaultConfig returns the defaults of the HTTP settings.
 func DefaultConfig() Config {
@@ -63,6 +81,8 @@ func DefaultConfig() Config {
 		ReadTimeout:           15 * time.Second,
 		WriteTimeout:          30 * time.Second,
 		IdleTimeout:           90 * time.Second,
+		UnknownLocalUser:      UnknownLocalUserOffline,
+		InternalMaxBodyBytes:  4 << 20,
 	}
 }
 
@@ -97,6 +117,17 @@ func (c *Config) Validate() []error {
 	}
 	if c.ReadHeaderTimeout <= 0 || c.ReadTimeout <= 0 || c.WriteTimeout <= 0 || c.IdleTimeout <= 0 {
 		bad("--http-read-header-timeout, --http-read-timeout, --http-write-timeout and --http-idle-timeout must be positive")
+	}
+	switch c.UnknownLocalUser {
+	case UnknownLocalUserOffline, UnknownLocalUserNotFound:
+	default:
+		bad("--unknown-local-user %q: want %s or %s", c.UnknownLocalUser, UnknownLocalUserOffline, UnknownLocalUserNotFound)
+	}
+	if c.InternalListen != "" && c.InternalListen == c.Listen {
+		bad("--internal-listen must differ from --listen")
+	}
+	if c.InternalMaxBodyBytes < 1024 {
+		bad("--internal-max-body-bytes %d: want at least 1024", c.InternalMaxBodyBytes)
 	}
 	return errs
 }

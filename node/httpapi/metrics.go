@@ -15,4 +15,11 @@ type Metrics struct {
 	PublishDuration prometheus.Histogram
 	// Rejected counts requests refused by a limit, by reason.
 	Rejected *prometheus.CounterVec
+	// FleetCommands counts the internal API's commands by command (sync,
+	// active, federation, put) and result (stored, absorbed, busy, error);
+	// MirrorSyncs the proxy's /sync copies by result; FederationItems the
+	// EDU items received by result (accepted, rejected).
+	FleetCommands   *prometheus.CounterVec
+	MirrorSyncs     *prometheus.CounterVec
+	FederationItems *prometheus.CounterVec
 }

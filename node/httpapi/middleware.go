@@ -24,12 +24,19 @@ type handler func(w http.ResponseWriter, r *http.Request) error
 //  5. the request metrics under route, for every answer but a preflight.
 //     An empty route records none (the probes).
 func (a *API) chain(route string, h handler) http.Handler {
+	return a.chainWith(a.limits, route, h)
+}
+
+// chainWith is chain under the limits lim (the internal listener has its
+// own: long polls and event streams must not use up the client API's
+// in-flight cap).
+func (a *API) chainWith(lim *limits, route string, h handler) http.Handler {
 	rec := a.recorder(route)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		setCORS(w.Header())
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
-		release, err := a.limits.admit(r)
+		release, err := lim.admit(r)
 		if err != nil {
 			writeError(sw, err)
 		} else {
@@ -113,6 +120,10 @@ func (s *statusWriter) WriteHeader(code int) {
 	s.status = code
 	s.ResponseWriter.WriteHeader(code)
 }
+
+// Unwrap lets http.ResponseController reach the connection (to flush an
+// event stream, or lift its write deadline).
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // Header values shared by every response; net/http only reads them. Keys are
 // in canonical form, so they are assigned without canonicalising again.

@@ -12,6 +12,8 @@ import (
 
 	"github.com/presenced/presenced/events"
 	"github.com/presenced/presenced/node/apierr"
+	"github.com/presenced/presenced/node/fleet"
+	"github.com/presenced/presenced/projection"
 )
 
 // presenceRequest is the prologue of both presence handlers: who asks
@@ -50,6 +52,12 @@ func (a *API) getStatus(w http.ResponseWriter, r *http.Request) error {
 	}
 	st, ok := a.d.Presence.Status(userID, a.d.Clock.Now(), a.d.Decay)
 	if !ok {
+		if a.cfg.UnknownLocalUser == UnknownLocalUserOffline && events.ServerNameOf(userID) == a.d.ServerName {
+			// A user of this server who never had any state is offline,
+			// with no last activity to tell (Synapse's answer, SY6).
+			writeRawJSON(w, http.StatusOK, offlineJSON)
+			return nil
+		}
 		return apierr.Errorf(apierr.KindNotFound, "No presence state for this user.")
 	}
 	writeRawJSON(w, http.StatusOK, appendStatusJSON(make([]byte, 0, 128), st))
@@ -85,6 +93,11 @@ func (a *API) putStatus(w http.ResponseWriter, r *http.Request) error {
 	if err := a.requireServing(); err != nil {
 		return err
 	}
+	if a.f.Fleet != nil {
+		if rec, ok := a.f.Records.Lookup(userID); fleet.NeedsDevices(rec, ok, who.DeviceID) {
+			return a.putDevice(w, r, projection.PutCommand{UserID: userID, DeviceID: who.DeviceID, Presence: pb.Presence, StatusMsg: pb.StatusMsg})
+		}
+	}
 	ev := events.Event{
 		V:         events.SchemaVersion,
 		UserID:    userID,
@@ -105,6 +118,26 @@ func (a *API) putStatus(w http.ResponseWriter, r *http.Request) error {
 	if err := a.d.Stream.WaitApplied(wctx, seq); err != nil {
 		return apierr.Unavailable("The update was stored but is not yet readable on this node; try again.", time.Second, err)
 	}
+	writeJSON(w, http.StatusOK, struct{}{})
+	return nil
+}
+
+// offlineJSON is the GET answer for a local user with no state.
+var offlineJSON = []byte(`{"presence":"offline"}`)
+
+// putDevice stores a PUT that must take the user's devices into account
+// (the requester's device is known, or the user has device or remote
+// state): the conditional write of the fleet API, which recomputes the
+// user's state on a concurrent write instead of overwriting it.
+func (a *API) putDevice(w http.ResponseWriter, r *http.Request, c projection.PutCommand) error {
+	start := time.Now()
+	_, err := a.f.Fleet.Put(r.Context(), c)
+	a.d.Metrics.PublishDuration.Observe(time.Since(start).Seconds())
+	if err != nil {
+		a.d.Metrics.Publishes.WithLabelValues("error").Inc()
+		return apierr.Unavailable("Presence store is unavailable; try again.", time.Second, err)
+	}
+	a.d.Metrics.Publishes.WithLabelValues("ok").Inc()
 	writeJSON(w, http.StatusOK, struct{}{})
 	return nil
 }

@@ -28,6 +28,15 @@ func (a *API) ClientHandler() http.Handler {
 func (a *API) InternalHandler() http.Handler {
 	r := a.newRouter()
 	a.probes(r)
+	if a.f.Fleet != nil {
+		in := func(route string, h handler) http.Handler { return a.chainWith(a.internalLimits, route, h) }
+		r.Handle(routeFleetSync, in("fleet_sync", a.fleetSync)).Methods(http.MethodPost)
+		r.Handle(routeFleetActive, in("fleet_active", a.fleetActive)).Methods(http.MethodPost)
+		r.Handle(routeFleetChanges, in("fleet_changes", a.fleetChanges)).Methods(http.MethodGet)
+		r.Handle(routeFleetQuery, in("fleet_query", a.fleetQuery)).Methods(http.MethodPost)
+		r.Handle(routeFleetFederation, in("fleet_federation", a.fleetFederation)).Methods(http.MethodPost)
+		r.Handle(routeFleetMirrorSync, in("fleet_mirror_sync", a.fleetMirrorSync)).Methods(http.MethodGet)
+	}
 	return r
 }
 

@@ -44,6 +44,15 @@ func (a *API) ClientListener() Listener {
 	}
 }
 
+// InternalListener is the internal API's listener: the client listener's
+// settings on InternalListen. Its event streams lift their own write
+// deadline, so the write timeout still bounds every other answer.
+func (a *API) InternalListener() Listener {
+	l := a.ClientListener()
+	l.Addr = a.cfg.InternalListen
+	return l
+}
+
 // Listen opens the listener. Past MaxConnections, new connections wait in
 // the kernel's accept queue instead of costing a goroutine and buffers each.
 func (l Listener) Listen() (net.Listener, error) {

@@ -1,12 +1,13 @@
-package fleet
+package auth
 
 import (
 	"bytes"
 	"crypto/subtle"
-	"errors"
 	"fmt"
 	"os"
 	"sync/atomic"
+
+	"github.com/presenced/presenced/node/apierr"
 )
 
 // minSecretBytes is the shortest shared secret accepted: the internal API
@@ -48,21 +49,16 @@ func (s *Secret) Reload() error {
 	return nil
 }
 
-// The outcomes of Check.
-var (
-	ErrMissingSecret = errors.New("no internal secret in the request")
-	ErrWrongSecret   = errors.New("wrong internal secret")
-)
-
 // Check compares a presented bearer token with the secret in constant time
-// (for a given length), so that the answer time does not leak it.
+// (for a given length), so that the answer time does not leak it. None is
+// KindMissingToken, another KindUnknownToken.
 func (s *Secret) Check(presented string) error {
 	if presented == "" {
-		return ErrMissingSecret
+		return apierr.Errorf(apierr.KindMissingToken, "Missing internal secret")
 	}
 	want := *s.v.Load()
 	if subtle.ConstantTimeCompare([]byte(presented), want) != 1 {
-		return ErrWrongSecret
+		return apierr.Errorf(apierr.KindUnknownToken, "Wrong internal secret")
 	}
 	return nil
 }
