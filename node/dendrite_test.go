@@ -283,7 +283,7 @@ func TestDendrite(t *testing.T) {
 	t.Run("cached", func(t *testing.T) {
 		before := counter.calls.Load()
 		for range 5 {
-			if r := n.Get(t, alice, "@bob:example.org"); r.Status != 404 {
+			if r := n.Get(t, alice, "@bob:example.org"); r.Status != 200 {
 				t.Fatalf("GET: %d %s", r.Status, r.Body)
 			}
 		}

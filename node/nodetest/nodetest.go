@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -47,6 +48,25 @@ type Node struct {
 	Registry *prometheus.Registry
 	// Clock is the node's clock when the test set one (WithClock), else nil.
 	Clock *Clock
+	// InternalURL is the base URL of the internal (fleet) API when the node
+	// serves it (WithFleet), else "".
+	InternalURL string
+}
+
+// FleetSecret is the internal API's shared secret of test nodes (WithFleet).
+const FleetSecret = "fleet-secret-for-tests-0123456789"
+
+// WithFleet serves the internal (fleet) API on a random loopback port, with
+// FleetSecret as its shared secret.
+func WithFleet(t testing.TB) Option {
+	path := filepath.Join(t.TempDir(), "internal-secret")
+	if err := os.WriteFile(path, []byte(FleetSecret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return func(c *node.Config, _ *node.Options) {
+		c.HTTP.InternalListen = "127.0.0.1:0"
+		c.Auth.InternalSecretFile = path
+	}
 }
 
 // Option changes how StartNode starts a node.
@@ -129,6 +149,9 @@ func NewNode(t testing.TB, opts ...Option) *Node {
 		_ = n.Shutdown(ctx)
 	})
 	tn := &Node{Node: n, URL: "http://" + n.Addr(), Config: cfg, Registry: reg}
+	if a := n.InternalAddr(); a != "" {
+		tn.InternalURL = "http://" + a
+	}
 	if c, ok := o.Clock.(*Clock); ok {
 		tn.Clock = c
 	}
