@@ -3,7 +3,7 @@
 #   $PRESENCED_IMAGE         presenced (default presenced:latest)
 #   $NATS_LOCAL_IMAGE        nats-server built from the Go module (default presenced-nats:latest)
 #   $PROMETHEUS_LOCAL_IMAGE  Prometheus from Debian's prometheus package
-#                            (default presenced-prometheus:latest)
+#                            (default presenced-prometheus:latest; empty: not built)
 # No base image is pulled: every image is FROM scratch. The Prometheus image
 # needs the Debian package installed (apt-get install prometheus); without
 # it that image is skipped with a message, the others are still built.
@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PRESENCED_IMAGE=${PRESENCED_IMAGE:-presenced:latest}
 NATS_LOCAL_IMAGE=${NATS_LOCAL_IMAGE:-presenced-nats:latest}
-PROMETHEUS_LOCAL_IMAGE=${PROMETHEUS_LOCAL_IMAGE:-presenced-prometheus:latest}
+PROMETHEUS_LOCAL_IMAGE=${PROMETHEUS_LOCAL_IMAGE-presenced-prometheus:latest}
 VERSION=${VERSION:-$(git describe --tags --always --dirty 2>/dev/null || echo dev)}
 GO=${GO:-go}
 
@@ -29,7 +29,9 @@ built="$PRESENCED_IMAGE and $NATS_LOCAL_IMAGE"
 # Prometheus: Debian's binary is linked against glibc, so the libraries
 # ldd names go along, at the same paths.
 prom=/usr/bin/prometheus
-if [ -x "$prom" ] && command -v ldd >/dev/null; then
+if [ -z "$PROMETHEUS_LOCAL_IMAGE" ]; then
+	: # not wanted
+elif [ -x "$prom" ] && command -v ldd >/dev/null; then
 	stage=bin/prometheus-image
 	rm -rf "$stage"
 	mkdir -p "$stage/bin" "$stage/etc/prometheus" "$stage/usr/share/prometheus"
