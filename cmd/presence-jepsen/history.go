@@ -88,4 +88,3 @@ func readHistoryFile(path string) (historyFile, error) {
 	}
 	return hf, json.Unmarshal(b, &hf)
 }
-

@@ -16,23 +16,23 @@ import (
 // running node that hangs past the configured timeouts, every failure a
 // Matrix error with Retry-After on 503.
 type loadPhase struct {
-	clients  int
-	requests int
+	clients          int
+	requests         int
 	firstUser, users int
-	bound    time.Duration
-	nodes    []*presenceNode
-	h        *history
-	faults   func() []faultEvent
+	bound            time.Duration
+	nodes            []*presenceNode
+	h                *history
+	faults           func() []faultEvent
 }
 
 // loadResult is what the load phase saw.
 type loadResult struct {
-	Requests  int
-	ByStatus  map[string]int
-	Contract  *counter // broke the failure contract
-	Hangs     *counter // no answer within the bound from a node that was not killed or paused
-	Excused   int      // no answer from a node that was killed or paused meanwhile
-	Duration  time.Duration
+	Requests int
+	ByStatus map[string]int
+	Contract *counter // broke the failure contract
+	Hangs    *counter // no answer within the bound from a node that was not killed or paused
+	Excused  int      // no answer from a node that was killed or paused meanwhile
+	Duration time.Duration
 }
 
 func (l *loadPhase) run(ctx context.Context, seed uint64) loadResult {

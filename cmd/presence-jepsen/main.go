@@ -8,6 +8,7 @@
 // Subcommands:
 //
 //	presence-jepsen [run] [flags]     the checked schedule (and the load phase)
+//	presence-jepsen staleread         the stale consistent read of issue 11, on purpose
 //	presence-jepsen emptystore        a NATS server restarted with an empty store
 //	presence-jepsen diskfull          the embedded default on a full or read-only disk
 //	presence-jepsen check FILE        check a recorded history.json again
@@ -32,6 +33,8 @@ func main() {
 	switch cmd {
 	case "run":
 		err = runCommand(args, log)
+	case "staleread":
+		err = staleReadCommand(args, log)
 	case "emptystore":
 		err = emptyStoreCommand(args, log)
 	case "diskfull":
@@ -39,7 +42,7 @@ func main() {
 	case "check":
 		err = checkCommand(args)
 	default:
-		err = fmt.Errorf("unknown subcommand %q (run, emptystore, diskfull, check)", cmd)
+		err = fmt.Errorf("unknown subcommand %q (run, staleread, emptystore, diskfull, check)", cmd)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "presence-jepsen:", err)
@@ -49,12 +52,13 @@ func main() {
 
 // commonFlags are the flags every phase that runs a cluster takes.
 type commonFlags struct {
-	seed     int64
-	duration time.Duration
-	users    int
-	out      string
-	keep     bool
-	timeouts nodeTimeouts
+	seed      int64
+	duration  time.Duration
+	users     int
+	out       string
+	keep      bool
+	presenced string
+	timeouts  nodeTimeouts
 }
 
 func (c *commonFlags) register(fs *flag.FlagSet, duration time.Duration, users int) {
@@ -63,6 +67,7 @@ func (c *commonFlags) register(fs *flag.FlagSet, duration time.Duration, users i
 	fs.IntVar(&c.users, "users", users, "users in the checked history")
 	fs.StringVar(&c.out, "out", os.TempDir(), "directory where a failing run leaves its report")
 	fs.BoolVar(&c.keep, "keep", false, "keep the working directory (binaries, stores, logs) after the run")
+	fs.StringVar(&c.presenced, "presenced", "", "presenced binary to test (default: build ./cmd/presenced)")
 	fs.DurationVar(&c.timeouts.publish, "publish-timeout", 5*time.Second, "presenced --publish-timeout")
 	fs.DurationVar(&c.timeouts.apply, "apply-timeout", 5*time.Second, "presenced --apply-timeout")
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -31,11 +32,37 @@ const (
 	faultLeaderStalled = "leader-stop-node-stalled"
 )
 
+// defaultFaults() are the kinds the nemesis draws from by default; kill-nats is
+// listed twice, so NATS servers die more often than the rest.
+func defaultFaults() []string {
+	return []string{faultKillNode, faultKillNATS, faultKillNATS, faultPartNode, faultPartNATS, faultPause, faultLeaderStalled}
+}
+
+// parseFaults reads a comma-separated list of fault kinds.
+func parseFaults(list string) ([]string, error) {
+	var kinds []string
+	for _, k := range strings.Split(list, ",") {
+		k = strings.TrimSpace(k)
+		if k == "" {
+			continue
+		}
+		if !slices.Contains(defaultFaults(), k) {
+			return nil, fmt.Errorf("unknown fault %q (known: %s)", k, strings.Join(slices.Compact(slices.Clone(defaultFaults())), ", "))
+		}
+		kinds = append(kinds, k)
+	}
+	if len(kinds) == 0 {
+		return nil, fmt.Errorf("no fault kinds in %q", list)
+	}
+	return kinds, nil
+}
+
 // nemesis injects one fault at a time, on a schedule drawn from its seed:
 // which fault, which target and how long it lasts. At most one NATS server
 // is faulty at a time (a minority); presence nodes may all be.
 type nemesis struct {
 	rng    *rand.Rand
+	kinds  []string
 	c      *natsCluster
 	nodes  []*presenceNode
 	h      *history
@@ -46,8 +73,8 @@ type nemesis struct {
 	faults []faultEvent
 }
 
-func newNemesis(seed int64, c *natsCluster, nodes []*presenceNode, h *history, log *slog.Logger) *nemesis {
-	return &nemesis{rng: rand.New(rand.NewPCG(uint64(seed), 0x6e656d65)), c: c, nodes: nodes, h: h, stream: "PRESENCE", log: log}
+func newNemesis(seed int64, kinds []string, c *natsCluster, nodes []*presenceNode, h *history, log *slog.Logger) *nemesis {
+	return &nemesis{rng: rand.New(rand.NewPCG(uint64(seed), 0x6e656d65)), kinds: kinds, c: c, nodes: nodes, h: h, stream: "PRESENCE", log: log}
 }
 
 // dur is a random duration in [lo, hi).
@@ -75,8 +102,7 @@ func (n *nemesis) run(ctx context.Context) {
 
 // one draws a fault and injects it for its duration.
 func (n *nemesis) one(ctx context.Context) {
-	kinds := []string{faultKillNode, faultKillNATS, faultKillNATS, faultPartNode, faultPartNATS, faultPause, faultLeaderStalled}
-	kind := kinds[n.rng.IntN(len(kinds))]
+	kind := n.kinds[n.rng.IntN(len(n.kinds))]
 	node := n.nodes[n.rng.IntN(len(n.nodes))]
 	ev := faultEvent{Kind: kind, Start: n.h.now()}
 	switch kind {

@@ -32,13 +32,19 @@ func runCommand(args []string, log *slog.Logger) error {
 	loadClients := fs.Int("load-clients", 300, "concurrent clients of the load phase (0: no load phase)")
 	loadRequests := fs.Int("load-requests", 20, "requests each load client sends")
 	checkTimeout := fs.Duration("check-timeout", 2*time.Minute, "longest porcupine may search")
+	faultList := fs.String("faults", strings.Join(defaultFaults(), ","), "kinds of fault the nemesis draws from")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	kinds, err := parseFaults(*faultList)
+	if err != nil {
 		return err
 	}
 	if cf.users < 1 || *clients < 1 {
 		return errors.New("-users and -clients must be at least 1")
 	}
-	fmt.Printf("presence-jepsen run -seed %d -duration %s -clients %d -users %d\n", cf.seed, cf.duration, *clients, cf.users)
+	fmt.Printf("presence-jepsen run -seed %d -duration %s -clients %d -users %d -faults %s\n",
+		cf.seed, cf.duration, *clients, cf.users, strings.Join(kinds, ","))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
@@ -54,7 +60,7 @@ func runCommand(args []string, log *slog.Logger) error {
 			fmt.Println("working directory:", dir)
 		}
 	}()
-	env, err := startEnv(dir, cf.users+loadUsers, cf.timeouts)
+	env, err := startEnv(dir, cf.presenced, cf.users+loadUsers, cf.timeouts)
 	if err != nil {
 		return err
 	}
@@ -63,7 +69,7 @@ func runCommand(args []string, log *slog.Logger) error {
 	h := newHistory(time.Now())
 	w := &workload{h: h, api: newAPIClient(cf.timeouts.requestBound(), *clients), nodes: env.nodes,
 		users: cf.users, contract: &counter{}}
-	nem := newNemesis(cf.seed, env.cluster, env.nodes, h, log)
+	nem := newNemesis(cf.seed, kinds, env.cluster, env.nodes, h, log)
 	runCtx, cancel := context.WithTimeout(ctx, cf.duration)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -117,8 +123,8 @@ type env struct {
 	nodes   []*presenceNode
 }
 
-func startEnv(dir string, users int, t nodeTimeouts) (*env, error) {
-	bins, err := buildBinaries(dir)
+func startEnv(dir, presenced string, users int, t nodeTimeouts) (*env, error) {
+	bins, err := buildBinaries(dir, presenced)
 	if err != nil {
 		return nil, err
 	}
