@@ -52,6 +52,27 @@ func TestIssue11HistoryIsNotLinearizable(t *testing.T) {
 // ms is a time in the history, in milliseconds.
 func ms(n int64) int64 { return n * int64(time.Millisecond) }
 
+// leaderFixture is a history recorded with the consistent read patched to
+// use a quorum-acknowledged barrier (`-seed 1 -duration 45s -faults
+// leader-stop-node-stalled,kill-nats`): user @u28's operations. nats-1 was
+// restarted at 31.98 s with a store 7 s old; at 35.1 s, when the leader
+// nats-2 got SIGTERM, leadership moved to nats-1 before its stream catch-up
+// had finished. Node 0, paused until then, answered a consistent GET
+// (35.33 s to 39.42 s) with "c1-1451", written at 23.09 s, although
+// "c1-2378", "c7-2368" and "c2-2505" were acknowledged before it began.
+const leaderFixture = "testdata/leader-with-unfinished-catchup.json"
+
+func TestLeaderWithUnfinishedCatchupHistoryIsNotLinearizable(t *testing.T) {
+	hf, err := readHistoryFile(leaderFixture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := check(hf.Ops, time.Minute)
+	if v.Linearizable != porcupine.Illegal || len(v.BadUsers) != 1 || v.BadUsers[0] != "@u28:jepsen.test" {
+		t.Fatalf("want @u28's history illegal, got %s %v", v.Linearizable, v.BadUsers)
+	}
+}
+
 func TestUnknownPutMayTakeEffectLateOrNever(t *testing.T) {
 	base := []op{
 		{ID: 1, Client: 0, User: "u", Kind: opPut, Value: "a", Call: ms(0), Return: ms(10), Status: statusOK},

@@ -8,7 +8,6 @@
 // Subcommands:
 //
 //	presence-jepsen [run] [flags]     the checked schedule (and the load phase)
-//	presence-jepsen staleread         the stale consistent read of issue 11, on purpose
 //	presence-jepsen emptystore        a NATS server restarted with an empty store
 //	presence-jepsen diskfull          the embedded default on a full or read-only disk
 //	presence-jepsen check FILE        check a recorded history.json again
@@ -33,8 +32,6 @@ func main() {
 	switch cmd {
 	case "run":
 		err = runCommand(args, log)
-	case "staleread":
-		err = staleReadCommand(args, log)
 	case "emptystore":
 		err = emptyStoreCommand(args, log)
 	case "diskfull":
@@ -42,7 +39,7 @@ func main() {
 	case "check":
 		err = checkCommand(args)
 	default:
-		err = fmt.Errorf("unknown subcommand %q (run, staleread, emptystore, diskfull, check)", cmd)
+		err = fmt.Errorf("unknown subcommand %q (run, emptystore, diskfull, check)", cmd)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "presence-jepsen:", err)
