@@ -34,6 +34,12 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	if len(args) > 0 && args[0] == "healthcheck" {
 		return healthcheck(args[1:], getenv, stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "backup" {
+		return backup(args[1:], getenv, stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "restore" {
+		return restore(args[1:], getenv, stdout, stderr)
+	}
 	s, err := parseSettings(args, getenv, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
