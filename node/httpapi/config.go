@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -123,7 +124,7 @@ func (c *Config) Validate() []error {
 	default:
 		bad("--unknown-local-user %q: want %s or %s", c.UnknownLocalUser, UnknownLocalUserOffline, UnknownLocalUserNotFound)
 	}
-	if c.InternalListen != "" && c.InternalListen == c.Listen {
+	if c.InternalListen != "" && c.InternalListen == c.Listen && !strings.HasSuffix(c.Listen, ":0") {
 		bad("--internal-listen must differ from --listen")
 	}
 	if c.InternalMaxBodyBytes < 1024 {

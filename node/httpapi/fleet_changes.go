@@ -117,10 +117,18 @@ func feedFailed(err error) error {
 	return apierr.Unavailable("Cannot read the change feed now; try again.", time.Second, err)
 }
 
-// appendChangeJSON appends one change: the user's state as a GET would read
-// it now, with the user ID first.
+// appendChangeJSON appends one change: the user's state as a GET reads it,
+// with the user ID first. It is read now, but not past the record's next
+// timer transition: that transition is stored as an event of its own (by
+// the reaper of some node, moments after it is due) and shown then, so that
+// a reader sees each transition exactly once. last_active_ago is as of now.
 func (a *API) appendChangeJSON(b []byte, rec projection.Record, now time.Time) []byte {
-	st := rec.StatusAt(now, a.d.Decay)
+	at := now
+	if next := projection.NextTransition(rec, a.d.Decay); !next.IsZero() && !now.Before(next) {
+		at = next.Add(-time.Millisecond)
+	}
+	st := rec.StatusAt(at, a.d.Decay)
+	st.LastActiveAgo += now.Sub(at)
 	b = append(b, `{"user_id":`...)
 	b = appendJSONString(b, rec.UserID)
 	b = append(b, ',')

@@ -118,6 +118,8 @@ func (a *API) recordSync(w http.ResponseWriter, r *http.Request, c projection.Sy
 		return storeFailed(err)
 	}
 	if status == http.StatusNoContent {
+		// No body, but the type every answer of the API declares.
+		w.Header()["Content-Type"] = contentTypeJSON
 		w.WriteHeader(status)
 		return nil
 	}
