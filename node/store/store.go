@@ -57,8 +57,9 @@ type Store struct {
 	monitor  *lagMonitor
 	barrier  *readBarrier
 
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	closeOnce sync.Once
 }
 
 // Open starts the embedded server (when cfg names no external NATS),
@@ -135,16 +136,19 @@ func (s *Store) Follow(a Applier) {
 }
 
 // Close stops the follower and the monitor, closes the connection
-// (flushing what it buffered) and stops the embedded server.
+// (flushing what it buffered) and stops the embedded server. Calls after
+// the first do nothing.
 func (s *Store) Close() {
-	if s.cancel != nil {
-		s.cancel()
-	}
-	s.wg.Wait()
-	if s.barrier != nil {
-		s.barrier.wait()
-	}
-	s.closeNATS()
+	s.closeOnce.Do(func() {
+		if s.cancel != nil {
+			s.cancel()
+		}
+		s.wg.Wait()
+		if s.barrier != nil {
+			s.barrier.wait()
+		}
+		s.closeNATS()
+	})
 }
 
 func (s *Store) closeNATS() {
