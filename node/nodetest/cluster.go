@@ -324,7 +324,11 @@ func TryStartNode(t testing.TB, opts ...Option) (*Node, error) {
 		defer cancel()
 		_ = n.Shutdown(ctx)
 	})
-	return &Node{Node: n, URL: "http://" + n.Addr(), Config: cfg, Registry: reg}, nil
+	tn := &Node{Node: n, URL: "http://" + n.Addr(), Config: cfg, Registry: reg}
+	if a := n.InternalAddr(); a != "" {
+		tn.InternalURL = "http://" + a
+	}
+	return tn, nil
 }
 
 // StartNodes starts k nodes at once, named node-0 … node-(k-1), with
