@@ -50,10 +50,10 @@ func TestClientMatrixErrors(t *testing.T) {
 	}))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, err := n.Client("bob-token").GetPresence(ctx, "@nobody:example.org")
+	_, err := n.Client("bob-token").GetPresence(ctx, "@nobody:elsewhere.test")
 	var e *client.Error
 	if !errors.As(err, &e) || e.StatusCode != http.StatusNotFound || e.Errcode != "M_NOT_FOUND" || e.Message == "" {
-		t.Fatalf("GET of a user with no state: %v", err)
+		t.Fatalf("GET of a remote user with no state: %v", err)
 	}
 	if err := n.Client("wrong-token").SetPresence(ctx, "@alice:example.org", events.Online, nil); !client.IsErrcode(err, "M_UNKNOWN_TOKEN") {
 		t.Fatalf("PUT with an unknown token: %v", err)
