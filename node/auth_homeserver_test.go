@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/presenced/presenced/node"
+	"github.com/presenced/presenced/node/apierr"
+	"github.com/presenced/presenced/node/auth"
 	"github.com/presenced/presenced/node/nodetest"
 )
 
@@ -111,9 +113,9 @@ func (h *standInHomeserver) serve(w http.ResponseWriter, r *http.Request) {
 // withHomeserverAuth makes a test node check tokens with the homeserver at url.
 func withHomeserverAuth(url string, logger *slog.Logger) nodetest.Option {
 	return func(c *node.Config, o *node.Options) {
-		c.Auth = node.AuthHomeserver
-		c.HomeserverURL = url
-		c.AuthTimeout = 300 * time.Millisecond
+		c.Auth.Provider = auth.ProviderHomeserver
+		c.Auth.HomeserverURL = url
+		c.Auth.Timeout = 300 * time.Millisecond
 		o.Authenticator = nil
 		if logger != nil {
 			o.Logger = logger
@@ -146,7 +148,7 @@ func TestHomeserverAuthThroughNode(t *testing.T) {
 	hs.setUser(remote, "@mallory:elsewhere.test")
 	logs := &lockedBuffer{}
 	n := nodetest.StartNode(t, withHomeserverAuth(hs.URL, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))),
-		nodetest.WithConfig(func(c *node.Config) { c.AuthNegativeCacheTTL = 0 }))
+		nodetest.WithConfig(func(c *node.Config) { c.Auth.NegativeCacheTTL = 0 }))
 
 	if r := n.Put(t, good, "@alice:example.org", map[string]any{"presence": "online"}); r.Status != 200 {
 		t.Fatalf("PUT with an accepted token: %d %s", r.Status, r.Body)
@@ -217,20 +219,20 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
-func newAuth(t *testing.T, hs *standInHomeserver, clock *fakeClock, mutate func(*node.HomeserverAuthConfig)) *node.HomeserverAuth {
-	cfg := node.HomeserverAuthConfig{URL: hs.URL, CacheTTL: time.Minute, NegativeCacheTTL: 5 * time.Second, CacheSize: 100, Timeout: 2 * time.Second, Now: clock.Now}
+func newAuth(t *testing.T, hs *standInHomeserver, clock *fakeClock, mutate func(*auth.HomeserverAuthConfig)) *auth.HomeserverAuth {
+	cfg := auth.HomeserverAuthConfig{URL: hs.URL, CacheTTL: time.Minute, NegativeCacheTTL: 5 * time.Second, CacheSize: 100, Timeout: 2 * time.Second, Now: clock.Now}
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	a, err := node.NewHomeserverAuth(cfg)
+	a, err := auth.NewHomeserverAuth(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return a
 }
 
-func errKind(err error) node.Kind {
-	var e *node.Error
+func errKind(err error) apierr.Kind {
+	var e *apierr.Error
 	if errors.As(err, &e) {
 		return e.Kind
 	}
@@ -247,8 +249,8 @@ func TestHomeserverAuthCache(t *testing.T) {
 	ctx := context.Background()
 
 	for range 3 {
-		if u, err := a.Authenticate(ctx, "t1"); err != nil || u != "@alice:example.org" {
-			t.Fatalf("Authenticate: %q %v", u, err)
+		if u, err := a.Authenticate(ctx, "t1"); err != nil || u.UserID != "@alice:example.org" || u.DeviceID != "D" {
+			t.Fatalf("Authenticate: %+v %v", u, err)
 		}
 	}
 	if c := hs.calls.Load(); c != 1 {
@@ -263,7 +265,7 @@ func TestHomeserverAuthCache(t *testing.T) {
 	}
 
 	for range 3 {
-		if _, err := a.Authenticate(ctx, "nope"); errKind(err) != node.KindUnknownToken {
+		if _, err := a.Authenticate(ctx, "nope"); errKind(err) != apierr.KindUnknownToken {
 			t.Fatalf("refused token: %v", err)
 		}
 	}
@@ -272,13 +274,13 @@ func TestHomeserverAuthCache(t *testing.T) {
 	}
 	clock.Advance(6 * time.Second)
 	hs.setUser("nope", "@bob:example.org") // the token became valid
-	if u, err := a.Authenticate(ctx, "nope"); err != nil || u != "@bob:example.org" {
-		t.Fatalf("after the negative TTL: %q %v", u, err)
+	if u, err := a.Authenticate(ctx, "nope"); err != nil || u.UserID != "@bob:example.org" {
+		t.Fatalf("after the negative TTL: %+v %v", u, err)
 	}
 
 	hs.set("500")
 	for range 3 {
-		if _, err := a.Authenticate(ctx, "fresh"); errKind(err) != node.KindUnavailable {
+		if _, err := a.Authenticate(ctx, "fresh"); errKind(err) != apierr.KindUnavailable {
 			t.Fatalf("homeserver failing: %v", err)
 		}
 	}
@@ -294,7 +296,7 @@ func TestHomeserverAuthCacheBounded(t *testing.T) {
 	for i := range 500 {
 		hs.setUser(fmt.Sprintf("tok%d", i), fmt.Sprintf("@u%d:example.org", i))
 	}
-	a := newAuth(t, hs, &fakeClock{now: time.Unix(1e9, 0)}, func(c *node.HomeserverAuthConfig) { c.CacheSize = 50 })
+	a := newAuth(t, hs, &fakeClock{now: time.Unix(1e9, 0)}, func(c *auth.HomeserverAuthConfig) { c.CacheSize = 50 })
 	for i := range 500 {
 		_, _ = a.Authenticate(context.Background(), fmt.Sprintf("tok%d", i))
 		_, _ = a.Authenticate(context.Background(), fmt.Sprintf("bad%d", i))
@@ -311,7 +313,7 @@ func TestHomeserverAuthCollapse(t *testing.T) {
 	hs := newStandInHomeserver(t)
 	hs.setUser("t", "@alice:example.org")
 	hs.set("block")
-	a := newAuth(t, hs, &fakeClock{now: time.Unix(1e9, 0)}, func(c *node.HomeserverAuthConfig) { c.CacheTTL = 0 })
+	a := newAuth(t, hs, &fakeClock{now: time.Unix(1e9, 0)}, func(c *auth.HomeserverAuthConfig) { c.CacheTTL = 0 })
 	const callers = 50
 	var started, done sync.WaitGroup
 	errs := make(chan error, callers)
@@ -322,7 +324,7 @@ func TestHomeserverAuthCollapse(t *testing.T) {
 			defer done.Done()
 			started.Done()
 			u, err := a.Authenticate(context.Background(), "t")
-			if err == nil && u != "@alice:example.org" {
+			if err == nil && u.UserID != "@alice:example.org" {
 				err = fmt.Errorf("user %q", u)
 			}
 			errs <- err
@@ -371,7 +373,7 @@ func TestHomeserverAuthCallerGivesUp(t *testing.T) {
 		return nil
 	})
 	cancel()
-	if err := <-res; errKind(err) != node.KindUnavailable {
+	if err := <-res; errKind(err) != apierr.KindUnavailable {
 		t.Fatalf("cancelled caller: %v", err)
 	}
 	hs.release()
@@ -383,24 +385,24 @@ func TestHomeserverAuthCallerGivesUp(t *testing.T) {
 // TestNewAuthenticatorChoices checks the --auth choices and their errors.
 func TestNewAuthenticatorChoices(t *testing.T) {
 	cfg := node.DefaultConfig()
-	if _, err := node.NewAuthenticator(&cfg, nil); err == nil {
+	if _, err := auth.New(cfg.Auth, nil); err == nil {
 		t.Fatal("static without --tokens-file accepted")
 	}
-	cfg.Auth = node.AuthHomeserver
-	cfg.HomeserverURL = "ftp://x"
+	cfg.Auth.Provider = auth.ProviderHomeserver
+	cfg.Auth.HomeserverURL = "ftp://x"
 	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "--homeserver-url") {
 		t.Fatalf("Validate: %v", err)
 	}
-	cfg.HomeserverURL = "http://127.0.0.1:1"
+	cfg.Auth.HomeserverURL = "http://127.0.0.1:1"
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if a, err := node.NewAuthenticator(&cfg, nil); err != nil {
+	if a, err := auth.New(cfg.Auth, nil); err != nil {
 		t.Fatal(err)
-	} else if _, ok := a.(*node.HomeserverAuth); !ok {
+	} else if _, ok := a.(*auth.HomeserverAuth); !ok {
 		t.Fatalf("got %T", a)
 	}
-	cfg.Auth = "ldap"
+	cfg.Auth.Provider = "ldap"
 	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "--auth") {
 		t.Fatalf("Validate: %v", err)
 	}
@@ -412,7 +414,7 @@ func BenchmarkHomeserverAuthCached(b *testing.B) {
 	hs := &standInHomeserver{users: map[string]string{"t": "@alice:example.org"}, unhold: make(chan struct{})}
 	hs.Server = httptest.NewServer(http.HandlerFunc(hs.serve))
 	defer hs.Close()
-	a, err := node.NewHomeserverAuth(node.HomeserverAuthConfig{URL: hs.URL, CacheTTL: time.Hour, CacheSize: 1000, Timeout: time.Second})
+	a, err := auth.NewHomeserverAuth(auth.HomeserverAuthConfig{URL: hs.URL, CacheTTL: time.Hour, CacheSize: 1000, Timeout: time.Second})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/presenced/presenced/node"
+	"github.com/presenced/presenced/node/auth"
 	"github.com/presenced/presenced/node/nodetest"
 )
 
@@ -25,9 +26,10 @@ func writeTokens(t *testing.T, path, content string) {
 	}
 }
 
-func wantUser(tokens *node.StaticTokens, token, user string) func() error {
+func wantUser(tokens *auth.StaticTokens, token, user string) func() error {
 	return func() error {
-		got, err := tokens.Authenticate(context.Background(), token)
+		who, err := tokens.Authenticate(context.Background(), token)
+		got := who.UserID
 		if user == "" {
 			if err == nil {
 				return fmt.Errorf("token %s still accepted (as %s)", token, got)
@@ -47,7 +49,7 @@ func wantUser(tokens *node.StaticTokens, token, user string) func() error {
 func TestStaticTokensWatchFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "tokens.yaml")
 	writeTokens(t, path, "t1: \"@alice:example.org\"\n")
-	tokens, err := node.LoadStaticTokens(path)
+	tokens, err := auth.LoadStaticTokens(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +82,7 @@ func TestStaticTokensWatchFile(t *testing.T) {
 func TestStaticTokensWatchSignal(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "tokens.yaml")
 	writeTokens(t, path, "t1: \"@alice:example.org\"\n")
-	tokens, err := node.LoadStaticTokens(path)
+	tokens, err := auth.LoadStaticTokens(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +107,7 @@ func TestStaticTokensFromConfig(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "tokens.yaml")
 	writeTokens(t, path, "file-token: \"@dave:example.org\"\n")
 	n := nodetest.StartNode(t, func(c *node.Config, o *node.Options) {
-		c.TokensFile = path
+		c.Auth.TokensFile = path
 		o.Authenticator = nil
 	})
 	if r := n.Put(t, "file-token", "@dave:example.org", map[string]any{"presence": "online"}); r.Status != 200 {

@@ -41,7 +41,7 @@ func BenchmarkReplay(b *testing.B) {
 	}
 	b.Run("recent", func(b *testing.B) {
 		dir := b.TempDir()
-		fillStream(b, dir, users, nodetest.Config(b).DedupeWindow)
+		fillStream(b, dir, users, nodetest.Config(b).Store.DedupeWindow)
 		benchNodeStart(b, dir, users)
 	})
 	const window = 2 * time.Second
@@ -49,7 +49,7 @@ func BenchmarkReplay(b *testing.B) {
 	fillStream(b, settled, users, window)
 	time.Sleep(window + time.Second) // let every event age out of the dedupe window
 	b.Run("settled", func(b *testing.B) {
-		benchNodeStart(b, settled, users, nodetest.WithConfig(func(c *node.Config) { c.DedupeWindow = window }))
+		benchNodeStart(b, settled, users, nodetest.WithConfig(func(c *node.Config) { c.Store.DedupeWindow = window }))
 	})
 	b.Run("raw", func(b *testing.B) {
 		benchRawReplay(b, settled, users)
@@ -134,15 +134,9 @@ func benchRawReplay(b *testing.B, dir string, users int) {
 }
 
 func startBareServer(b *testing.B, dir string) (*server.Server, *nats.Conn) {
-	srv, err := server.NewServer(&server.Options{
-		JetStream: true, StoreDir: filepath.Join(dir, "jetstream"), Host: "127.0.0.1", Port: -1, NoSigs: true,
-	})
+	srv, err := nodetest.StartNATS(server.Options{StoreDir: filepath.Join(dir, "jetstream")})
 	if err != nil {
 		b.Fatal(err)
-	}
-	srv.Start()
-	if !srv.ReadyForConnections(30 * time.Second) {
-		b.Fatal("server not ready")
 	}
 	nc, err := nats.Connect("", nats.InProcessServer(srv))
 	if err != nil {
@@ -156,7 +150,7 @@ func startBareServer(b *testing.B, dir string) (*server.Server, *nats.Conn) {
 func fillStream(b *testing.B, dir string, users int, dedupeWindow time.Duration) {
 	b.Helper()
 	// A node creates the stream with its real configuration first.
-	n := nodetest.StartNode(b, nodetest.WithDataDir(dir), nodetest.WithConfig(func(c *node.Config) { c.DedupeWindow = dedupeWindow }))
+	n := nodetest.StartNode(b, nodetest.WithDataDir(dir), nodetest.WithConfig(func(c *node.Config) { c.Store.DedupeWindow = dedupeWindow }))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	_ = n.Shutdown(ctx)
 	cancel()

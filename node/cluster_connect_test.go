@@ -28,20 +28,10 @@ import (
 // TLS.
 func startAuthServer(t *testing.T, tlsConf *tls.Config) *server.Server {
 	t.Helper()
-	opts := &server.Options{
-		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(),
-		Username: "presence", Password: "secret", NoSigs: true, NoLog: true,
+	srv := nodetest.RunNATS(t, server.Options{
+		Username: "presence", Password: "secret",
 		TLSConfig: tlsConf, TLS: tlsConf != nil, TLSVerify: false,
-	}
-	srv, err := server.NewServer(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Start()
-	t.Cleanup(srv.Shutdown)
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats server not ready")
-	}
+	})
 	return srv
 }
 
@@ -53,7 +43,7 @@ func TestConnectWithCredentials(t *testing.T) {
 	t.Run("user and password", func(t *testing.T) {
 		srv := startAuthServer(t, nil)
 		n := nodetest.StartNode(t, nodetest.WithNATS(srv.ClientURL()), nodetest.WithConfig(func(c *node.Config) {
-			c.NATSUser, c.NATSPassword = "presence", "secret"
+			c.Store.NATSUser, c.Store.NATSPassword = "presence", "secret"
 		}))
 		if r := n.Put(t, "alice-token", "@alice:example.org", map[string]any{"presence": "online"}); r.Status != http.StatusOK {
 			t.Fatalf("PUT: %d %s", r.Status, r.Body)
@@ -64,7 +54,7 @@ func TestConnectWithCredentials(t *testing.T) {
 		srv := startAuthServer(t, serverConf)
 		url := fmt.Sprintf("tls://127.0.0.1:%d", srv.Addr().(*net.TCPAddr).Port)
 		n := nodetest.StartNode(t, nodetest.WithNATS(url), nodetest.WithConfig(func(c *node.Config) {
-			c.NATSUser, c.NATSPassword, c.NATSTLSCA = "presence", "secret", caFile
+			c.Store.NATSUser, c.Store.NATSPassword, c.Store.NATSTLSCA = "presence", "secret", caFile
 		}))
 		if r := n.Put(t, "alice-token", "@alice:example.org", map[string]any{"presence": "online"}); r.Status != http.StatusOK {
 			t.Fatalf("PUT: %d %s", r.Status, r.Body)

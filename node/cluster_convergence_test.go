@@ -24,7 +24,7 @@ func TestClusterConvergence(t *testing.T) {
 	c, nodes := clusterNodes(t, 3)
 
 	_, js := c.Connect()
-	s, err := js.Stream(context.Background(), nodes[0].Config.Stream)
+	s, err := js.Stream(context.Background(), nodes[0].Config.Store.Stream)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +87,7 @@ func TestClusterConvergence(t *testing.T) {
 		}
 		wg.Wait()
 		converged(t, nodes)
-		raw, err := s.GetLastMsgForSubject(context.Background(), events.Subject(nodes[0].Config.SubjectPrefix, "@carol:example.org"))
+		raw, err := s.GetLastMsgForSubject(context.Background(), events.Subject(nodes[0].Config.Store.SubjectPrefix, "@carol:example.org"))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -42,7 +42,7 @@ func writers(t *testing.T, l *ledger, nodes []*nodetest.Node, users []int, stop 
 func TestClusterLeaderKilled(t *testing.T) {
 	t.Parallel()
 	c, nodes := clusterNodes(t, 3)
-	stream := nodes[0].Config.Stream
+	stream := nodes[0].Config.Store.Stream
 	l := newLedger()
 	users := []int{0, 1, 2, 3, 4, 5}
 

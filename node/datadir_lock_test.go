@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/presenced/presenced/node"
+	"github.com/presenced/presenced/node/auth"
 	"github.com/presenced/presenced/node/nodetest"
 )
 
@@ -15,8 +16,8 @@ import (
 func TestDataDirIsExclusive(t *testing.T) {
 	first := nodetest.StartNode(t)
 	cfg := nodetest.Config(t)
-	cfg.DataDir = first.Config.DataDir
-	auth, _ := node.NewStaticTokens(nodetest.Tokens)
+	cfg.Store.DataDir = first.Config.Store.DataDir
+	auth, _ := auth.NewStaticTokens(nodetest.Tokens)
 	second, err := node.New(cfg, node.Options{Authenticator: auth})
 	if err != nil {
 		t.Fatal(err)

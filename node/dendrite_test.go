@@ -24,6 +24,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/presenced/presenced/node"
+	"github.com/presenced/presenced/node/auth"
 	"github.com/presenced/presenced/node/nodetest"
 )
 
@@ -258,10 +259,10 @@ func TestDendrite(t *testing.T) {
 	counter := newWhoamiCounter(t, d.URL)
 	homeserver := func(url string, ttl time.Duration) nodetest.Option {
 		return func(c *node.Config, o *node.Options) {
-			c.Auth = node.AuthHomeserver
-			c.HomeserverURL = url
-			c.AuthCacheTTL = ttl
-			c.AuthNegativeCacheTTL = 0
+			c.Auth.Provider = auth.ProviderHomeserver
+			c.Auth.HomeserverURL = url
+			c.Auth.CacheTTL = ttl
+			c.Auth.NegativeCacheTTL = 0
 			o.Authenticator = nil
 		}
 	}
@@ -282,7 +283,7 @@ func TestDendrite(t *testing.T) {
 	t.Run("cached", func(t *testing.T) {
 		before := counter.calls.Load()
 		for range 5 {
-			if r := n.Get(t, alice, "@bob:example.org"); r.Status != 404 {
+			if r := n.Get(t, alice, "@bob:example.org"); r.Status != 200 {
 				t.Fatalf("GET: %d %s", r.Status, r.Body)
 			}
 		}
@@ -360,7 +361,7 @@ func TestDendrite(t *testing.T) {
 		// users are not its users, so it holds no writes for them.
 		other := nodetest.StartNode(t, homeserver(d.URL, time.Minute), nodetest.WithConfig(func(c *node.Config) {
 			c.ServerName = "other.test"
-			c.Visibility = node.VisibilitySameServer
+			c.Auth.Visibility = auth.VisibilitySameServer
 		}))
 		r := other.Put(t, alice, "@alice:example.org", map[string]any{"presence": "online"})
 		wantMatrixError(t, "PUT by a user of another server", r.Status, r.Header, r.Body, 403, "M_FORBIDDEN")

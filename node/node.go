@@ -1,5 +1,7 @@
-// Package node runs a presence node: the HTTP API, authentication, the NATS
-// connection, the stream follower that feeds the projection, and metrics.
+// Package node runs a presence node: it wires node/store (the NATS
+// connection, the stream and the follower), the projection, node/auth and
+// node/httpapi together, starts them in order and stops them in the
+// reverse order, and holds the node's configuration and metrics.
 //
 // A Node is a library object: several can run in one process (tests start
 // three on one cluster), each with its own registry, logger and clock.
@@ -17,11 +19,11 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/presenced/presenced/node/auth"
+	"github.com/presenced/presenced/node/httpapi"
+	"github.com/presenced/presenced/node/store"
 	"github.com/presenced/presenced/projection"
 )
 
@@ -42,8 +44,13 @@ type Options struct {
 	Gatherer   prometheus.Gatherer
 	// Clock is the clock GETs are computed at (default: the system clock).
 	Clock Clock
-	// Authenticator resolves access tokens (default: cfg.TokensFile).
-	Authenticator Authenticator
+	// Authenticator resolves access tokens (default: the one cfg.Auth
+	// describes). If it has background work (auth.Runner: a tokens file to
+	// watch), the node runs it for as long as it runs.
+	Authenticator auth.Authenticator
+	// Reload receives when the operator asks for a reload (SIGHUP): the
+	// authenticator then reads its tokens file again.
+	Reload <-chan os.Signal
 }
 
 // Node is one presence node.
@@ -51,35 +58,33 @@ type Node struct {
 	cfg      Config
 	log      *slog.Logger
 	clock    Clock
-	auth     Authenticator
-	policy   projection.Policy
-	metrics  *metrics
+	auth     auth.Authenticator
+	reload   <-chan os.Signal
 	reg      prometheus.Registerer
 	gatherer prometheus.Gatherer
 
-	proj     *projection.Projection
-	waiter   *seqWaiter
-	follower *follower
-	pub      *publisher
-	monitor  *lagMonitor
+	store   *store.Store
+	proj    *projection.Projection
+	httpSrv *http.Server
+	ln      net.Listener
 
-	embedded *embeddedServer
-	nc       *nats.Conn
-	js       jetstream.JetStream
-	httpSrv  *http.Server
-	ln       net.Listener
-
-	// putLimits and authFailures are the rate limiters (ratelimit.go);
-	// rejected counts requests refused by a limit (limits.go).
-	putLimits    *keyedLimiter
-	authFailures *keyedLimiter
-	rejected     *prometheus.CounterVec
+	// The internal (fleet) API, when cfg.HTTP.InternalListen is set.
+	fleet          *fleetParts
+	internalSrv    *http.Server
+	internalLn     net.Listener
+	internalCancel context.CancelFunc
 
 	stopping atomic.Bool
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 	stopOnce sync.Once
 	stopErr  error
+}
+
+// NewAuthenticator builds the authenticator cfg.Auth describes, for a
+// caller that wants to fail early on a bad tokens file (Options.Authenticator).
+func NewAuthenticator(cfg Config, log *slog.Logger) (auth.Authenticator, error) {
+	return auth.New(cfg.Auth, log)
 }
 
 // New checks cfg and prepares a node; Start runs it.
@@ -92,13 +97,11 @@ func New(cfg Config, opts Options) (*Node, error) {
 		return nil, err
 	}
 	n := &Node{
-		cfg:     cfg,
-		log:     opts.Logger,
-		clock:   opts.Clock,
-		auth:    opts.Authenticator,
-		policy:  policyOf(&cfg),
-		metrics: newMetrics(),
-		waiter:  newSeqWaiter(),
+		cfg:    cfg,
+		log:    opts.Logger,
+		clock:  opts.Clock,
+		auth:   opts.Authenticator,
+		reload: opts.Reload,
 	}
 	if n.log == nil {
 		n.log = slog.New(slog.DiscardHandler)
@@ -107,13 +110,12 @@ func New(cfg Config, opts Options) (*Node, error) {
 		n.clock = systemClock{}
 	}
 	if n.auth == nil {
-		a, err := NewAuthenticator(&cfg, n.log)
+		a, err := NewAuthenticator(cfg, n.log)
 		if err != nil {
 			return nil, err
 		}
 		n.auth = a
 	}
-	n.initLimits()
 	n.reg, n.gatherer = opts.Registerer, opts.Gatherer
 	if n.reg == nil {
 		r := prometheus.NewRegistry()
@@ -122,84 +124,95 @@ func New(cfg Config, opts Options) (*Node, error) {
 	return n, nil
 }
 
-// Start starts the node: the embedded server (if any), the NATS connection,
-// the stream, the follower and the HTTP listener. It returns once HTTP is
-// listening; the node is ready (see Ready) once the replay has caught up.
+// Start starts the node in order: the store (embedded server if any, NATS
+// connection, stream), the projection and the follower that feeds it, the
+// metrics, the HTTP listener and the authenticator's background work. It
+// returns once HTTP is listening; the node is ready (see Ready) once the
+// replay has caught up.
 func (n *Node) Start(ctx context.Context) (err error) {
+	if n.store, err = store.Open(ctx, n.cfg.Store, store.Options{Name: n.cfg.NodeName, Logger: n.log}); err != nil {
+		return err
+	}
 	defer func() {
 		if err != nil {
-			n.closeNATS()
+			n.store.Close()
 		}
 	}()
-	if len(n.cfg.NATSURLs) == 0 {
-		if n.embedded, err = startEmbedded(n.cfg.DataDir, n.cfg.NodeName, n.log); err != nil {
+	// Size the projection for the users the stream holds, so that the replay
+	// does not grow it step by step.
+	size := int(min(n.store.Messages(), 1<<32))
+	if n.fleetOn() {
+		// The fleet API reads the change-feed and timer indexes.
+		n.proj = projection.New(size, projection.Options{Feed: true, Timers: true, Policy: n.decay()})
+		if n.fleet, err = n.newFleet(); err != nil {
+			return err
+		}
+	} else {
+		n.proj = projection.New(size)
+	}
+	n.store.Follow(n.proj)
+
+	metrics := newAPIMetrics()
+	if err = n.registerMetrics(metrics); err != nil {
+		return err
+	}
+	api := httpapi.New(n.cfg.HTTP, httpapi.Deps{
+		Auth:           newAuthAdapter(n.auth),
+		Policy:         auth.Policy{ServerName: n.cfg.ServerName, Visibility: n.cfg.Auth.Visibility},
+		Publisher:      n.store,
+		Stream:         n.store,
+		Presence:       n.proj,
+		Health:         health{n},
+		Clock:          n.clock,
+		Logger:         n.log,
+		Metrics:        metrics,
+		Gatherer:       n.gatherer,
+		Decay:          n.decay(),
+		Origin:         n.cfg.NodeName,
+		PublishTimeout: n.cfg.Store.PublishTimeout,
+		ServerName:     n.cfg.ServerName,
+		Fleet:          n.fleetDeps(),
+	})
+	listener := api.ClientListener()
+	if n.ln, err = listener.Listen(); err != nil {
+		return err
+	}
+	n.httpSrv = listener.Server(api.ClientHandler(), n.log)
+
+	if n.fleet != nil {
+		if err = n.startInternal(api, api.InternalHandler()); err != nil {
+			_ = n.ln.Close()
 			return err
 		}
 	}
-	if n.nc, err = connect(&n.cfg, n.embeddedServer(), n.log, func() {}); err != nil {
-		return err
-	}
-	if n.js, err = jetstream.New(n.nc); err != nil {
-		return fmt.Errorf("JetStream: %w", err)
-	}
-	if err = waitForJetStream(ctx, n.js); err != nil {
-		return err
-	}
-	stream, err := ensureStream(ctx, n.js, &n.cfg, n.log)
-	if err != nil {
-		return err
-	}
-	// Size the projection for the users the stream holds, so that the replay
-	// does not grow it step by step.
-	n.proj = projection.New(int(min(stream.CachedInfo().State.Msgs, 1<<32)))
-	n.pub = &publisher{nc: n.nc, js: n.js, stream: n.cfg.Stream, subjectPrefix: n.cfg.SubjectPrefix, timeout: n.cfg.PublishTimeout}
-	n.follower = newFollower(n.js, &n.cfg, n.proj, n.waiter, n.log)
-	n.monitor = newLagMonitor(n.js, &n.cfg, n.follower)
-	n.pub.storeDown = n.monitor.storeDown
-	if err = n.registerMetrics(); err != nil {
-		return err
-	}
-	if err = n.registerLagMetrics(); err != nil {
-		return err
-	}
-	if err = n.registerLimitMetrics(); err != nil {
-		return err
-	}
-
-	if n.ln, err = net.Listen("tcp", n.cfg.Listen); err != nil {
-		return fmt.Errorf("listen on %s: %w", n.cfg.Listen, err)
-	}
-	n.ln = limitListener(n.ln, n.cfg.MaxConnections)
-	n.httpSrv = n.newHTTPServer()
 
 	runCtx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel
-	n.wg.Add(3)
-	go func() {
-		defer n.wg.Done()
-		n.follower.run(runCtx)
-	}()
-	go func() {
-		defer n.wg.Done()
-		n.monitor.run(runCtx)
-	}()
+	if n.fleet != nil {
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			n.fleet.reaper.Run(runCtx)
+		}()
+	}
+	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
 		if err := n.httpSrv.Serve(n.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			n.log.Error("HTTP server stopped", "err", err)
 		}
 	}()
-	n.log.Info("presence node started", "listen", n.ln.Addr().String(), "stream", n.cfg.Stream,
-		"embedded_nats", n.embedded != nil, "server_name", n.cfg.ServerName)
-	return nil
-}
-
-// embeddedServer returns the embedded server, or nil on an external NATS.
-func (n *Node) embeddedServer() *server.Server {
-	if n.embedded == nil {
-		return nil
+	reload := n.fanOutReload(runCtx, n.reload)
+	if r, ok := n.auth.(auth.Runner); ok {
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			r.Run(runCtx, reload)
+		}()
 	}
-	return n.embedded.Server
+	n.log.Info("presence node started", "listen", n.ln.Addr().String(), "stream", n.cfg.Store.Stream,
+		"embedded_nats", n.store.Embedded(), "server_name", n.cfg.ServerName, "internal_listen", n.InternalAddr())
+	return nil
 }
 
 // Addr is the address HTTP listens on.
@@ -207,21 +220,6 @@ func (n *Node) Addr() string { return n.ln.Addr().String() }
 
 // Projection gives read access to the node's projection (tests, tools).
 func (n *Node) Projection() *projection.Projection { return n.proj }
-
-// readiness reports whether the node should receive traffic, and why not.
-func (n *Node) readiness() (bool, string) {
-	switch {
-	case n.stopping.Load():
-		return false, "shutting down"
-	case !n.nc.IsConnected():
-		return false, "not connected to NATS"
-	case !n.follower.caughtUp.Load():
-		return false, "replaying the stream"
-	case n.monitor.behind():
-		return false, fmt.Sprintf("behind the stream (last known current %s ago)", n.monitor.staleness().Round(time.Millisecond))
-	}
-	return true, ""
-}
 
 // Ready reports whether the node is connected and caught up.
 func (n *Node) Ready() bool {
@@ -246,8 +244,9 @@ func (n *Node) WaitReady(ctx context.Context) error {
 
 // Shutdown stops the node in order: report not-ready (and keep serving for
 // cfg.ShutdownDelay, so load balancers notice), let in-flight HTTP requests
-// finish (bounded by ctx), stop the follower, close the NATS connection
-// (flushing what it buffered), stop the embedded server.
+// finish (bounded by ctx), stop the authenticator's background work, then
+// the store: the follower, the NATS connection (flushing what it buffered)
+// and the embedded server.
 func (n *Node) Shutdown(ctx context.Context) error {
 	n.stopOnce.Do(func() {
 		n.stopping.Store(true)
@@ -259,6 +258,13 @@ func (n *Node) Shutdown(ctx context.Context) error {
 			}
 		}
 		var errs []error
+		if n.internalSrv != nil {
+			n.internalCancel() // ends long polls and event streams
+			if err := n.internalSrv.Shutdown(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("internal HTTP shutdown: %w", err))
+				_ = n.internalSrv.Close()
+			}
+		}
 		if n.httpSrv != nil {
 			if err := n.httpSrv.Shutdown(ctx); err != nil {
 				errs = append(errs, fmt.Errorf("HTTP shutdown: %w", err))
@@ -269,26 +275,13 @@ func (n *Node) Shutdown(ctx context.Context) error {
 			n.cancel()
 		}
 		n.wg.Wait()
-		n.closeNATS()
+		if n.store != nil {
+			n.store.Close()
+		}
 		n.stopErr = errors.Join(errs...)
 		n.log.Info("presence node stopped")
 	})
 	return n.stopErr
-}
-
-func (n *Node) closeNATS() {
-	if n.nc != nil {
-		if err := n.nc.Drain(); err != nil {
-			n.nc.Close()
-		}
-		for i := 0; i < 100 && !n.nc.IsClosed(); i++ {
-			time.Sleep(10 * time.Millisecond)
-		}
-		n.nc.Close()
-	}
-	if n.embedded != nil {
-		n.embedded.stop()
-	}
 }
 
 // Run starts the node, serves until ctx ends, then shuts down within

@@ -76,7 +76,7 @@ func wantHealthy(t testing.TB, n *nodetest.Node) {
 	if r := c.Do(t, http.MethodGet, n.URL+"/healthz", "", nil); r.Status != http.StatusOK {
 		t.Fatalf("healthz: %d %s", r.Status, r.Body)
 	}
-	if r := c.Do(t, http.MethodGet, n.URL+nodetest.PresencePath("@nobody:example.org"), "alice-token", nil); r.Status != http.StatusNotFound || r.Errcode() != "M_NOT_FOUND" {
+	if r := c.Do(t, http.MethodGet, n.URL+nodetest.PresencePath("@nobody:example.org"), "alice-token", nil); r.Status != http.StatusOK || string(r.Body) != `{"presence":"offline"}` {
 		t.Fatalf("presence GET: %d %s", r.Status, r.Body)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/presenced/presenced/node"
+	"github.com/presenced/presenced/node/auth"
 	"github.com/presenced/presenced/node/nodetest"
 )
 
@@ -17,21 +18,21 @@ func TestVisibility(t *testing.T) {
 	}
 	const alice, bob, eve = "@alice:example.org", "@bob:example.org", "@eve:elsewhere.test"
 	cases := map[string][]read{
-		node.VisibilityAuthenticated: {
+		auth.VisibilityAuthenticated: {
 			{"alice-token", alice, true}, {"bob-token", alice, true}, {"eve-token", alice, true},
 		},
-		node.VisibilitySameServer: {
+		auth.VisibilitySameServer: {
 			{"alice-token", alice, true}, {"bob-token", alice, true}, {"eve-token", alice, false},
 			{"eve-token", eve, false},
 		},
-		node.VisibilitySelf: {
+		auth.VisibilitySelf: {
 			{"alice-token", alice, true}, {"bob-token", alice, false}, {"eve-token", alice, false},
 			{"alice-token", bob, false},
 		},
 	}
 	for policy, reads := range cases {
 		t.Run(policy, func(t *testing.T) {
-			n := nodetest.StartNode(t, nodetest.WithConfig(func(c *node.Config) { c.Visibility = policy }))
+			n := nodetest.StartNode(t, nodetest.WithConfig(func(c *node.Config) { c.Auth.Visibility = policy }))
 			if r := n.Put(t, "alice-token", alice, map[string]any{"presence": "online"}); r.Status != 200 {
 				t.Fatalf("PUT: %d %s", r.Status, r.Body)
 			}
@@ -46,7 +47,7 @@ func TestVisibility(t *testing.T) {
 				wantMatrixError(t, rd.token+" reading "+rd.target, r.Status, r.Header, r.Body, 403, "M_FORBIDDEN")
 			}
 			// A refusal does not reveal whether the user has a state.
-			if policy == node.VisibilitySelf {
+			if policy == auth.VisibilitySelf {
 				r := n.Get(t, "alice-token", "@nobody:example.org")
 				wantMatrixError(t, "self reading a user without state", r.Status, r.Header, r.Body, 403, "M_FORBIDDEN")
 			}
@@ -68,7 +69,7 @@ func TestPutForeignDomain(t *testing.T) {
 // TestVisibilityInvalid: an unknown policy is a configuration error.
 func TestVisibilityInvalid(t *testing.T) {
 	cfg := nodetest.Config(t)
-	cfg.Visibility = "friends"
+	cfg.Auth.Visibility = "friends"
 	if err := cfg.Validate(); err == nil {
 		t.Fatal("unknown --visibility accepted")
 	}

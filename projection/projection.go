@@ -113,6 +113,15 @@ func (p *Projection) Skip(seq uint64, err error) {
 	p.applied.Store(seq)
 }
 
+// Pass records the message at stream sequence seq as applied without
+// changing any state: it is no presence event but a consistent read's
+// barrier, which readers wait for like any other sequence.
+func (p *Projection) Pass(seq uint64) {
+	if seq > p.applied.Load() {
+		p.applied.Store(seq)
+	}
+}
+
 // Apply folds ev, stored at stream sequence seq at time storedAt, into the
 // state. Sequences at or below the last one applied are ignored, so replaying
 // overlapping ranges of the stream is harmless.

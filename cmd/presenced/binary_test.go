@@ -3,10 +3,9 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/presenced/presenced/client"
 )
 
 // buildPresenced builds the presenced command into a temporary directory.
@@ -85,12 +86,11 @@ func startPresenced(t *testing.T, exe string, args ...string) *process {
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		resp, err := http.Get(p.url + "/readyz")
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := client.New(p.url).Ready(ctx)
+		cancel()
 		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return p
-			}
+			return p
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("presenced not ready: %v", err)
@@ -102,25 +102,19 @@ func startPresenced(t *testing.T, exe string, args ...string) *process {
 // call sends a request to the process and decodes the JSON answer.
 func (p *process) call(t *testing.T, method, path, token, body string) (int, map[string]any) {
 	t.Helper()
-	var rd io.Reader
+	var b []byte
 	if body != "" {
-		rd = strings.NewReader(body)
+		b = []byte(body)
 	}
-	req, err := http.NewRequest(method, p.url+path, rd)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	resp, err := client.New(p.url, client.WithToken(token)).Call(ctx, method, path, b)
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	client := &http.Client{Timeout: 30 * time.Second}
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
 	var m map[string]any
-	b, _ := io.ReadAll(resp.Body)
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatalf("%s %s: body %q: %v", method, path, b, err)
+	if err := json.Unmarshal(resp.Body, &m); err != nil {
+		t.Fatalf("%s %s: body %q: %v", method, path, resp.Body, err)
 	}
 	return resp.StatusCode, m
 }

@@ -36,9 +36,9 @@ func TestSettingsDefaults(t *testing.T) {
 	if want := node.DefaultConfig(); !reflect.DeepEqual(s.node, want) {
 		t.Fatalf("defaults\n got %+v\nwant %+v", s.node, want)
 	}
-	if s.node.Listen != "127.0.0.1:8008" || s.node.DataDir != "./data" || s.node.ServerName != "localhost" ||
-		s.node.Stream != "PRESENCE" || s.node.StreamReplicas != 1 || s.node.IdleTimeout != 5*time.Minute ||
-		s.node.OfflineTimeout != 30*time.Minute || len(s.node.NATSURLs) != 0 || s.logLevel != "info" || s.logFormat != "text" {
+	if s.node.HTTP.Listen != "127.0.0.1:8008" || s.node.Store.DataDir != "./data" || s.node.ServerName != "localhost" ||
+		s.node.Store.Stream != "PRESENCE" || s.node.Store.StreamReplicas != 1 || s.node.IdleTimeout != 5*time.Minute ||
+		s.node.OfflineTimeout != 30*time.Minute || len(s.node.Store.NATSURLs) != 0 || s.logLevel != "info" || s.logFormat != "text" {
 		t.Fatalf("documented defaults changed: %+v %s %s", s.node, s.logLevel, s.logFormat)
 	}
 }
@@ -73,15 +73,15 @@ log-format: json
 		name      string
 		got, want any
 	}{
-		{"listen (flag over env and file)", c.Listen, "127.0.0.1:3003"},
+		{"listen (flag over env and file)", c.HTTP.Listen, "127.0.0.1:3003"},
 		{"log-level (flag over env)", s.logLevel, "debug"},
-		{"stream (env over file)", c.Stream, "FROMENV"},
+		{"stream (env over file)", c.Store.Stream, "FROMENV"},
 		{"server-name (env over file)", c.ServerName, "env.example"},
 		{"idle-timeout (file)", c.IdleTimeout, time.Minute},
 		{"offline_timeout (file, underscore key)", c.OfflineTimeout, 2 * time.Hour},
-		{"nats-url (file list)", c.NATSURLs, []string{"nats://a:4222", "nats://b:4222"}},
+		{"nats-url (file list)", c.Store.NATSURLs, []string{"nats://a:4222", "nats://b:4222"}},
 		{"log-format (file)", s.logFormat, "json"},
-		{"data-dir (default)", c.DataDir, "./data"},
+		{"data-dir (default)", c.Store.DataDir, "./data"},
 	}
 	for _, ch := range checks {
 		if !reflect.DeepEqual(ch.got, ch.want) {
@@ -97,7 +97,7 @@ func TestSettingsConfigFromEnv(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.node.StreamReplicas != 3 || !reflect.DeepEqual(s.node.NATSURLs, []string{"nats://x:4222"}) {
+	if s.node.Store.StreamReplicas != 3 || !reflect.DeepEqual(s.node.Store.NATSURLs, []string{"nats://x:4222"}) {
 		t.Fatalf("config from PRESENCE_CONFIG not applied: %+v", s.node)
 	}
 }
@@ -107,8 +107,8 @@ func TestSettingsNATSURLFlag(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(s.node.NATSURLs, []string{"nats://a:1", "nats://b:2"}) {
-		t.Fatalf("nats-url %v", s.node.NATSURLs)
+	if !reflect.DeepEqual(s.node.Store.NATSURLs, []string{"nats://a:1", "nats://b:2"}) {
+		t.Fatalf("nats-url %v", s.node.Store.NATSURLs)
 	}
 }
 

@@ -52,30 +52,20 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	opts := node.Options{Logger: log, Registerer: reg, Gatherer: reg}
-	auth, err := node.NewAuthenticator(&s.node, log)
+	authn, err := node.NewAuthenticator(s.node, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "presenced: %v\n", err)
 		return 2
 	}
-	opts.Authenticator = auth
+	// SIGHUP reloads the tokens file (the authenticator, run by the node,
+	// watches it).
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	opts := node.Options{Logger: log, Registerer: reg, Gatherer: reg, Authenticator: authn, Reload: hup}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if tokens, ok := auth.(*node.StaticTokens); ok {
-		// The tokens file is reloaded on SIGHUP and when it changes, until
-		// the node has stopped.
-		hup := make(chan os.Signal, 1)
-		signal.Notify(hup, syscall.SIGHUP)
-		defer signal.Stop(hup)
-		wctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			tokens.Watch(wctx, s.node.TokensReloadInterval, hup, log)
-		}()
-		defer func() { cancel(); <-done }()
-	}
 	log.Info("starting presenced", "version", version)
 	if err := node.Run(ctx, s.node, opts); err != nil {
 		log.Error("presenced failed", "err", err)

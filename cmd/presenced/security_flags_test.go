@@ -4,11 +4,14 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/presenced/presenced/node"
+	"github.com/presenced/presenced/node/auth"
+	"github.com/presenced/presenced/node/httpapi"
 )
 
 // TestSecuritySettings sets the security settings from each source: flags,
@@ -37,20 +40,20 @@ http-read-header-timeout: 2s
 		t.Fatal(err)
 	}
 	c := s.node
-	want := node.Config{Auth: "homeserver", HomeserverURL: "https://matrix.example.org", Visibility: "same-server",
-		RateLimitPerSecond: 2.5, RateLimitBurst: 7, MaxInFlight: 64, HTTPReadHeaderTimeout: 2 * time.Second,
-		AuthCacheTTL: 30 * time.Second, RealIPHeader: "X-Forwarded-For"}
-	got := node.Config{Auth: c.Auth, HomeserverURL: c.HomeserverURL, Visibility: c.Visibility,
-		RateLimitPerSecond: c.RateLimitPerSecond, RateLimitBurst: c.RateLimitBurst, MaxInFlight: c.MaxInFlight,
-		HTTPReadHeaderTimeout: c.HTTPReadHeaderTimeout, AuthCacheTTL: c.AuthCacheTTL, RealIPHeader: c.RealIPHeader}
-	if got.Auth != want.Auth || got.HomeserverURL != want.HomeserverURL || got.Visibility != want.Visibility ||
-		got.RateLimitPerSecond != want.RateLimitPerSecond || got.RateLimitBurst != want.RateLimitBurst ||
-		got.MaxInFlight != want.MaxInFlight || got.HTTPReadHeaderTimeout != want.HTTPReadHeaderTimeout ||
-		got.AuthCacheTTL != want.AuthCacheTTL || got.RealIPHeader != want.RealIPHeader {
+	want := node.Config{
+		Auth: auth.Config{Provider: "homeserver", HomeserverURL: "https://matrix.example.org", Visibility: "same-server", CacheTTL: 30 * time.Second},
+		HTTP: httpapi.Config{RateLimitPerSecond: 2.5, RateLimitBurst: 7, MaxInFlight: 64, ReadHeaderTimeout: 2 * time.Second, RealIPHeader: "X-Forwarded-For"},
+	}
+	got := node.Config{
+		Auth: auth.Config{Provider: c.Auth.Provider, HomeserverURL: c.Auth.HomeserverURL, Visibility: c.Auth.Visibility, CacheTTL: c.Auth.CacheTTL},
+		HTTP: httpapi.Config{RateLimitPerSecond: c.HTTP.RateLimitPerSecond, RateLimitBurst: c.HTTP.RateLimitBurst, MaxInFlight: c.HTTP.MaxInFlight,
+			ReadHeaderTimeout: c.HTTP.ReadHeaderTimeout, RealIPHeader: c.HTTP.RealIPHeader},
+	}
+	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("got %+v\nwant %+v", got, want)
 	}
-	if c.AuthNegativeCacheTTL != 5*time.Second || c.RateLimitTableSize != 100_000 {
-		t.Fatalf("defaults: %v %d", c.AuthNegativeCacheTTL, c.RateLimitTableSize)
+	if c.Auth.NegativeCacheTTL != 5*time.Second || c.HTTP.RateLimitTableSize != 100_000 {
+		t.Fatalf("defaults: %v %d", c.Auth.NegativeCacheTTL, c.HTTP.RateLimitTableSize)
 	}
 }
 

@@ -71,6 +71,16 @@ func wantError(t testing.TB, r *nodetest.Response, status int, errcode string) {
 	}
 }
 
+// wantNoState fails the test unless r is the answer for a user of this
+// server with no presence state: 200 {"presence":"offline"}, with no
+// last_active_ago (as Synapse answers, and --unknown-local-user offline).
+func wantNoState(t testing.TB, r *nodetest.Response) {
+	t.Helper()
+	if r.Status != http.StatusOK || string(r.Body) != `{"presence":"offline"}` {
+		t.Fatalf("got %d %s, want 200 {\"presence\":\"offline\"}", r.Status, r.Body)
+	}
+}
+
 // lastActiveAgo is the last_active_ago of a GET body, in milliseconds.
 func lastActiveAgo(t testing.TB, body map[string]any) int64 {
 	t.Helper()

@@ -22,8 +22,7 @@ import (
 // replay cannot even begin: the API answers 503 with Retry-After and
 // /readyz says why, for as long as that lasts.
 func TestAPIUnavailableUntilReplayed(t *testing.T) {
-	s, err := server.NewServer(&server.Options{
-		Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true,
+	s := nodetest.RunNATS(t, server.Options{
 		Users: []*server.User{
 			{Username: "admin", Password: "admin-pw"},
 			{Username: "reader", Password: "reader-pw", Permissions: &server.Permissions{
@@ -31,22 +30,14 @@ func TestAPIUnavailableUntilReplayed(t *testing.T) {
 			}},
 		},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Start()
-	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
-	if !s.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server did not start")
-	}
 	// A first node, with full rights, creates the stream and stores alice.
 	first := nodetest.StartNode(t, nodetest.WithNATS(s.ClientURL()), nodetest.WithConfig(func(c *node.Config) {
-		c.NATSUser, c.NATSPassword = "admin", "admin-pw"
+		c.Store.NATSUser, c.Store.NATSPassword = "admin", "admin-pw"
 	}))
 	mustPut(t, first, aliceToken, alice, map[string]any{"presence": "online"})
 
 	n := nodetest.NewNode(t, nodetest.WithNATS(s.ClientURL()), nodetest.WithConfig(func(c *node.Config) {
-		c.NATSUser, c.NATSPassword = "reader", "reader-pw"
+		c.Store.NATSUser, c.Store.NATSPassword = "reader", "reader-pw"
 	}))
 	// It keeps trying; every answer meanwhile is a 503, never a 404 for alice.
 	nodetest.Eventually(t, 5*time.Second, func() error {

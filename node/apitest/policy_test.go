@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/presenced/presenced/node"
+	"github.com/presenced/presenced/node/auth"
 	"github.com/presenced/presenced/node/nodetest"
 )
 
@@ -13,7 +14,7 @@ import (
 // docs/openapi.yaml like every other exchange of this suite.
 func TestPolicyAnswersMatchTheDescription(t *testing.T) {
 	t.Run("visibility self", func(t *testing.T) {
-		n := nodetest.StartNode(t, nodetest.WithConfig(func(c *node.Config) { c.Visibility = node.VisibilitySelf }))
+		n := nodetest.StartNode(t, nodetest.WithConfig(func(c *node.Config) { c.Auth.Visibility = auth.VisibilitySelf }))
 		mustPut(t, n, aliceToken, alice, map[string]any{"presence": "online"})
 		mustGet(t, n, aliceToken, alice)
 		wantError(t, get(t, n, bobToken, alice), http.StatusForbidden, "M_FORBIDDEN")
@@ -21,7 +22,7 @@ func TestPolicyAnswersMatchTheDescription(t *testing.T) {
 		wantError(t, get(t, n, bobToken, carol), http.StatusForbidden, "M_FORBIDDEN")
 	})
 	t.Run("visibility same-server", func(t *testing.T) {
-		n := nodetest.StartNode(t, nodetest.WithConfig(func(c *node.Config) { c.Visibility = node.VisibilitySameServer }))
+		n := nodetest.StartNode(t, nodetest.WithConfig(func(c *node.Config) { c.Auth.Visibility = auth.VisibilitySameServer }))
 		mustPut(t, n, aliceToken, alice, map[string]any{"presence": "online"})
 		mustGet(t, n, bobToken, alice)
 		wantError(t, get(t, n, "eve-token", alice), http.StatusForbidden, "M_FORBIDDEN")
@@ -33,7 +34,7 @@ func TestPolicyAnswersMatchTheDescription(t *testing.T) {
 	})
 	t.Run("rate limit", func(t *testing.T) {
 		n := nodetest.StartNode(t, nodetest.WithConfig(func(c *node.Config) {
-			c.RateLimitPerSecond, c.RateLimitBurst = 0.01, 2
+			c.HTTP.RateLimitPerSecond, c.HTTP.RateLimitBurst = 0.01, 2
 		}))
 		mustPut(t, n, aliceToken, alice, map[string]any{"presence": "online"})
 		mustPut(t, n, aliceToken, alice, map[string]any{"presence": "online"})

@@ -1,13 +1,9 @@
 package nodetest
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -21,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/presenced/presenced/node"
+	"github.com/presenced/presenced/node/auth"
 )
 
 // ClusterSize is the number of NATS servers StartCluster runs.
@@ -51,11 +48,9 @@ func StartCluster(t testing.TB) *Cluster {
 	}
 	dir := t.TempDir()
 	for i := range ClusterSize {
-		c.opts[i] = server.Options{
+		c.opts[i] = NATSOptions(server.Options{
 			ServerName: fmt.Sprintf("nats-%d", i),
-			Host:       "127.0.0.1",
 			Port:       clientPorts[i],
-			JetStream:  true,
 			StoreDir:   filepath.Join(dir, fmt.Sprintf("nats-%d", i)),
 			Cluster: server.ClusterOpts{
 				Name: "presence-test",
@@ -66,9 +61,7 @@ func StartCluster(t testing.TB) *Cluster {
 				NoAdvertise: true,
 			},
 			Routes: routes,
-			NoSigs: true,
-			NoLog:  true,
-		}
+		})
 	}
 	t.Cleanup(c.shutdownAll)
 	var wg sync.WaitGroup
@@ -108,15 +101,9 @@ func freePorts(t testing.TB, n int) []int {
 }
 
 func (c *Cluster) start(i int) error {
-	o := c.opts[i]
-	srv, err := server.NewServer(&o)
+	srv, err := StartNATS(c.opts[i])
 	if err != nil {
-		return fmt.Errorf("nats server %d: %w", i, err)
-	}
-	srv.Start()
-	if !srv.ReadyForConnections(30 * time.Second) {
-		srv.Shutdown()
-		return fmt.Errorf("nats server %d did not become ready", i)
+		return err
 	}
 	c.mu.Lock()
 	c.servers[i] = srv
@@ -274,10 +261,10 @@ func WithCluster(c *Cluster) Option {
 // WithClusterURLs is WithCluster through the given URLs (e.g. a proxy's).
 func WithClusterURLs(urls ...string) Option {
 	return func(cfg *node.Config, _ *node.Options) {
-		cfg.NATSURLs = urls
-		cfg.StreamReplicas = ClusterSize
-		cfg.PublishTimeout = 3 * time.Second
-		cfg.ApplyTimeout = 5 * time.Second
+		cfg.Store.NATSURLs = urls
+		cfg.Store.StreamReplicas = ClusterSize
+		cfg.Store.PublishTimeout = 3 * time.Second
+		cfg.HTTP.ApplyTimeout = 5 * time.Second
 	}
 }
 
@@ -315,11 +302,11 @@ func allTokens() map[string]string {
 func TryStartNode(t testing.TB, opts ...Option) (*Node, error) {
 	cfg := Config(t)
 	reg := prometheus.NewRegistry()
-	auth, err := node.NewStaticTokens(allTokens())
+	tokens, err := auth.NewStaticTokens(allTokens())
 	if err != nil {
 		return nil, err
 	}
-	o := node.Options{Logger: Logger(t), Registerer: reg, Gatherer: reg, Authenticator: auth}
+	o := node.Options{Logger: Logger(t), Registerer: reg, Gatherer: reg, Authenticator: tokens}
 	for _, opt := range opts {
 		opt(&cfg, &o)
 	}
@@ -337,7 +324,11 @@ func TryStartNode(t testing.TB, opts ...Option) (*Node, error) {
 		defer cancel()
 		_ = n.Shutdown(ctx)
 	})
-	return &Node{Node: n, URL: "http://" + n.Addr(), Config: cfg, Registry: reg}, nil
+	tn := &Node{Node: n, URL: "http://" + n.Addr(), Config: cfg, Registry: reg}
+	if a := n.InternalAddr(); a != "" {
+		tn.InternalURL = "http://" + a
+	}
+	return tn, nil
 }
 
 // StartNodes starts k nodes at once, named node-0 … node-(k-1), with
@@ -370,27 +361,9 @@ func StartNodes(t testing.TB, k int, opts func(i int) []Option) []*Node {
 // Request sends one request and reports transport failures as errors (for
 // goroutines, where a test must not call Fatal).
 func Request(ctx context.Context, method, fullURL, token string, body []byte) (*Response, error) {
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, fullURL, rd)
+	req, err := newRequest(ctx, method, fullURL, token, body)
 	if err != nil {
 		return nil, err
 	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := DefaultClient.HTTP.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
-	}
-	r := &Response{Status: resp.StatusCode, Header: resp.Header, Body: b}
-	_ = json.Unmarshal(b, &r.JSON)
-	return r, nil
+	return DefaultClient.exchange(req)
 }

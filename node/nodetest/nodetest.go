@@ -1,7 +1,8 @@
 // Package nodetest starts real presence nodes for tests: each with a real
 // embedded (or external) NATS JetStream, a real HTTP server on loopback, its
-// own registry, logger and clock. It also has poll-until helpers, a settable
-// clock and a small HTTP client for the Matrix API.
+// own registry, logger and clock. It also starts bare nats-servers (RunNATS)
+// and clusters of them, and has poll-until helpers, a settable clock and a
+// test-friendly wrapper of package client for the Matrix API.
 package nodetest
 
 import (
@@ -11,15 +12,17 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/presenced/presenced/client"
 	"github.com/presenced/presenced/node"
+	"github.com/presenced/presenced/node/auth"
 )
 
 // ServerName is the homeserver domain of test nodes.
@@ -45,6 +48,25 @@ type Node struct {
 	Registry *prometheus.Registry
 	// Clock is the node's clock when the test set one (WithClock), else nil.
 	Clock *Clock
+	// InternalURL is the base URL of the internal (fleet) API when the node
+	// serves it (WithFleet), else "".
+	InternalURL string
+}
+
+// FleetSecret is the internal API's shared secret of test nodes (WithFleet).
+const FleetSecret = "fleet-secret-for-tests-0123456789"
+
+// WithFleet serves the internal (fleet) API on a random loopback port, with
+// FleetSecret as its shared secret.
+func WithFleet(t testing.TB) Option {
+	path := filepath.Join(t.TempDir(), "internal-secret")
+	if err := os.WriteFile(path, []byte(FleetSecret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return func(c *node.Config, _ *node.Options) {
+		c.HTTP.InternalListen = "127.0.0.1:0"
+		c.Auth.InternalSecretFile = path
+	}
 }
 
 // Option changes how StartNode starts a node.
@@ -62,27 +84,27 @@ func WithClock(c *Clock) Option {
 
 // WithDataDir runs the embedded server on dir (to restart on the same store).
 func WithDataDir(dir string) Option {
-	return func(c *node.Config, _ *node.Options) { c.DataDir = dir }
+	return func(c *node.Config, _ *node.Options) { c.Store.DataDir = dir }
 }
 
 // WithNATS connects the node to external NATS servers instead of an embedded one.
 func WithNATS(urls ...string) Option {
-	return func(c *node.Config, _ *node.Options) { c.NATSURLs = urls }
+	return func(c *node.Config, _ *node.Options) { c.Store.NATSURLs = urls }
 }
 
 // Config returns the configuration test nodes start from: loopback, a random
 // port, an embedded server in a fresh temporary directory.
 func Config(t testing.TB) node.Config {
 	cfg := node.DefaultConfig()
-	cfg.Listen = "127.0.0.1:0"
+	cfg.HTTP.Listen = "127.0.0.1:0"
 	cfg.ServerName = ServerName
-	cfg.DataDir = t.TempDir()
+	cfg.Store.DataDir = t.TempDir()
 	cfg.NodeName = t.Name()
 	cfg.ShutdownTimeout = 5 * time.Second
 	// Tests send many requests per user and from one address quickly; a
 	// test of the rate limits turns them on with WithConfig.
-	cfg.RateLimitPerSecond = 0
-	cfg.AuthFailuresPerSecond = 0
+	cfg.HTTP.RateLimitPerSecond = 0
+	cfg.HTTP.AuthFailuresPerSecond = 0
 	return cfg
 }
 
@@ -104,11 +126,11 @@ func NewNode(t testing.TB, opts ...Option) *Node {
 	t.Helper()
 	cfg := Config(t)
 	reg := prometheus.NewRegistry()
-	auth, err := node.NewStaticTokens(Tokens)
+	tokens, err := auth.NewStaticTokens(Tokens)
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := node.Options{Logger: Logger(t), Registerer: reg, Gatherer: reg, Authenticator: auth}
+	o := node.Options{Logger: Logger(t), Registerer: reg, Gatherer: reg, Authenticator: tokens}
 	for _, opt := range opts {
 		opt(&cfg, &o)
 	}
@@ -127,6 +149,9 @@ func NewNode(t testing.TB, opts ...Option) *Node {
 		_ = n.Shutdown(ctx)
 	})
 	tn := &Node{Node: n, URL: "http://" + n.Addr(), Config: cfg, Registry: reg}
+	if a := n.InternalAddr(); a != "" {
+		tn.InternalURL = "http://" + a
+	}
 	if c, ok := o.Clock.(*Clock); ok {
 		tn.Clock = c
 	}
@@ -200,9 +225,7 @@ func Eventually(t testing.TB, timeout time.Duration, cond func() error) {
 }
 
 // PresencePath is the v3 path of userID's presence status, percent-encoded.
-func PresencePath(userID string) string {
-	return "/_matrix/client/v3/presence/" + url.PathEscape(userID) + "/status"
-}
+func PresencePath(userID string) string { return client.PresencePath(userID) }
 
 // Response is an HTTP answer with its body decoded where it is JSON.
 type Response struct {
@@ -218,7 +241,8 @@ func (r *Response) Errcode() string {
 	return s
 }
 
-// Client sends requests to the Matrix API of a node.
+// Client sends requests to the Matrix API of a node through package client,
+// failing the test on a transport error.
 type Client struct {
 	HTTP *http.Client
 	// Check, when set, is called with every exchange the client makes (the
@@ -230,23 +254,13 @@ type Client struct {
 // DefaultClient has a timeout so that a hanging server fails the test.
 var DefaultClient = &Client{HTTP: &http.Client{Timeout: 30 * time.Second}}
 
-// Do sends method to baseURL+path with token as bearer (none if empty) and
-// body (none if nil).
+// Do sends method to fullURL with token as bearer (none if empty) and body
+// (none if nil).
 func (c *Client) Do(t testing.TB, method, fullURL, token string, body []byte) *Response {
 	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequest(method, fullURL, rd)
+	req, err := newRequest(context.Background(), method, fullURL, token, body)
 	if err != nil {
 		t.Fatal(err)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
 	}
 	return c.Send(t, req, body)
 }
@@ -255,21 +269,44 @@ func (c *Client) Do(t testing.TB, method, fullURL, token string, body []byte) *R
 // use it for requests Do cannot make (their own headers, no Content-Type).
 func (c *Client) Send(t testing.TB, req *http.Request, body []byte) *Response {
 	t.Helper()
-	resp, err := c.HTTP.Do(req)
+	r, err := c.exchange(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &Response{Status: resp.StatusCode, Header: resp.Header, Body: b}
-	_ = json.Unmarshal(b, &r.JSON)
 	if c.Check != nil {
 		c.Check(t, req, body, r)
 	}
 	return r
+}
+
+func (c *Client) exchange(req *http.Request) (*Response, error) {
+	resp, err := client.New("", client.WithHTTPClient(c.HTTP)).Send(req)
+	if err != nil {
+		return nil, err
+	}
+	r := &Response{Status: resp.StatusCode, Header: resp.Header, Body: resp.Body}
+	_ = json.Unmarshal(resp.Body, &r.JSON)
+	return r, nil
+}
+
+// newRequest is a request with token as bearer (none if empty) and body as
+// JSON (none if nil).
+func newRequest(ctx context.Context, method, fullURL, token string, body []byte) (*http.Request, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, fullURL, rd)
+	if err != nil {
+		return nil, err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	return req, nil
 }
 
 // Put sets userID's presence through n with token.
@@ -286,4 +323,9 @@ func (n *Node) Put(t testing.TB, token, userID string, body any) *Response {
 func (n *Node) Get(t testing.TB, token, userID string) *Response {
 	t.Helper()
 	return DefaultClient.Do(t, http.MethodGet, n.URL+PresencePath(userID), token, nil)
+}
+
+// Client is a client of package client for n, sending token.
+func (n *Node) Client(token string) *client.Client {
+	return client.New(n.URL, client.WithToken(token), client.WithHTTPClient(DefaultClient.HTTP))
 }

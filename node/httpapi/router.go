@@ -1,0 +1,91 @@
+package httpapi
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/presenced/presenced/node/apierr"
+)
+
+// ClientHandler is the handler of the client listener: the presence API,
+// the probes and /metrics. Everything a client can reach answers
+// application/json, with CORS headers as a homeserver sends them.
+func (a *API) ClientHandler() http.Handler {
+	r := a.newRouter()
+	r.MatcherFunc(matchPresencePath).Methods(http.MethodGet).Handler(a.chain("presence_get", a.getStatus)).Name("presence_get")
+	r.MatcherFunc(matchPresencePath).Methods(http.MethodPut).Handler(a.chain("presence_put", a.putStatus)).Name("presence_put")
+	a.probes(r)
+	return r
+}
+
+// InternalHandler is the handler of the internal listener, which serves
+// other components of a homeserver fleet rather than clients. It has the
+// same chain as the client listener and the probes; every other path is
+// M_UNRECOGNIZED.
+func (a *API) InternalHandler() http.Handler {
+	r := a.newRouter()
+	a.probes(r)
+	if a.f.Fleet != nil {
+		in := func(route string, h handler) http.Handler { return a.chainWith(a.internalLimits, route, h) }
+		r.Handle(routeFleetSync, in("fleet_sync", a.fleetSync)).Methods(http.MethodPost)
+		r.Handle(routeFleetActive, in("fleet_active", a.fleetActive)).Methods(http.MethodPost)
+		r.Handle(routeFleetChanges, in("fleet_changes", a.fleetChanges)).Methods(http.MethodGet)
+		r.Handle(routeFleetQuery, in("fleet_query", a.fleetQuery)).Methods(http.MethodPost)
+		r.Handle(routeFleetFederation, in("fleet_federation", a.fleetFederation)).Methods(http.MethodPost)
+		r.Handle(routeFleetMirrorSync, in("fleet_mirror_sync", a.fleetMirrorSync)).Methods(http.MethodGet)
+	}
+	return r
+}
+
+// newRouter returns a router whose unmatched requests answer Matrix errors
+// through the chain.
+func (a *API) newRouter() *mux.Router {
+	r := mux.NewRouter()
+	// No path cleaning or redirects: a path with "..", "//" or an encoded
+	// "/" is answered as it was sent (see matchPresencePath), with a Matrix
+	// error if it names nothing.
+	r.SkipClean(true)
+	r.NotFoundHandler = a.chain("unrecognized", func(http.ResponseWriter, *http.Request) error {
+		return apierr.Errorf(apierr.KindUnrecognized, "Unrecognized request")
+	})
+	r.MethodNotAllowedHandler = a.chain("method_not_allowed", func(w http.ResponseWriter, req *http.Request) error {
+		w.Header().Set("Allow", allowedMethods(r, req))
+		return apierr.Errorf(apierr.KindMethodNotAllowed, "Unrecognized request")
+	})
+	return r
+}
+
+// probes adds the liveness and readiness probes and /metrics. They pass
+// through the chain (CORS, the header cap) but are not counted, and the
+// in-flight cap spares them (see isProbe).
+func (a *API) probes(r *mux.Router) {
+	r.Handle("/healthz", a.chain("", a.healthz)).Methods(http.MethodGet, http.MethodHead)
+	r.Handle("/readyz", a.chain("", a.readyz)).Methods(http.MethodGet, http.MethodHead)
+	if a.d.Gatherer != nil {
+		metrics := promhttp.HandlerFor(a.d.Gatherer, promhttp.HandlerOpts{})
+		r.Handle("/metrics", a.chain("", func(w http.ResponseWriter, r *http.Request) error {
+			metrics.ServeHTTP(w, r)
+			return nil
+		})).Methods(http.MethodGet)
+	}
+}
+
+// allowedMethods lists the methods router serves on req's path, for the
+// Allow header that a 405 answer must carry (RFC 9110, section 15.5.6).
+// OPTIONS is always allowed: the chain answers it.
+func allowedMethods(router *mux.Router, req *http.Request) string {
+	var allowed []string
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPut, http.MethodPost, http.MethodDelete, http.MethodPatch} {
+		probe := new(http.Request)
+		*probe = *req
+		probe.Method = m
+		var match mux.RouteMatch
+		if router.Match(probe, &match) && match.MatchErr == nil {
+			allowed = append(allowed, m)
+		}
+	}
+	return strings.Join(append(allowed, http.MethodOptions), ", ")
+}

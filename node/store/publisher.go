@@ -1,0 +1,161 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/presenced/presenced/events"
+)
+
+// errStoreDown fails a publish at once while the stream does not answer.
+var errStoreDown = errors.New("the stream has not answered recently (no leader or no quorum)")
+
+// ErrWrongLastSequence fails a conditional publish (PublishExpectLast) when
+// the user's subject holds a newer event than the one expected: someone else
+// wrote first, and nothing was stored.
+var ErrWrongLastSequence = errors.New("the subject's last sequence is not the expected one")
+
+// noLeaderBudget is how long a publish keeps retrying while nothing answers
+// for the stream (no stream leader: an election is running, or quorum is
+// lost). An election usually ends within it; a lost quorum fails fast.
+const noLeaderBudget = 1500 * time.Millisecond
+
+// publisher stores events in the stream. A publish that times out is
+// ambiguous (it may have been stored), so it is retried with the same
+// Nats-Msg-Id until the deadline: JetStream's dedupe window turns a retry of
+// a stored event into a duplicate acknowledgement with the original sequence.
+// An error returned is therefore "not known to be stored", never "lost
+// after a 200".
+type publisher struct {
+	nc            *nats.Conn
+	js            jetstream.JetStream
+	stream        string
+	subjectPrefix string
+	timeout       time.Duration
+	// storeDown, when set, reports that the stream has not answered for a
+	// while (no quorum, no leader): publishing then fails at once.
+	storeDown func() bool
+}
+
+// publish stores ev and returns its stream sequence once JetStream has
+// acknowledged it.
+func (p *publisher) publish(ctx context.Context, ev events.Event) (uint64, error) {
+	return p.publishWith(ctx, ev)
+}
+
+// publishExpectLast stores ev only if the last event on its user's subject
+// is at stream sequence last (0: the subject holds none), the server's
+// compare-and-set (Nats-Expected-Last-Subject-Sequence). When another event
+// was stored in between it returns an error wrapping ErrWrongLastSequence
+// and stores nothing. A retry after an ambiguous timeout carries the same
+// Nats-Msg-Id, so a first attempt that was stored is acknowledged as a
+// duplicate rather than refused as a conflict.
+func (p *publisher) publishExpectLast(ctx context.Context, ev events.Event, last uint64) (uint64, error) {
+	return p.publishWith(ctx, ev, jetstream.WithExpectLastSequencePerSubject(last))
+}
+
+func (p *publisher) publishWith(ctx context.Context, ev events.Event, extra ...jetstream.PublishOpt) (uint64, error) {
+	if ev.RequestID == "" {
+		ev.RequestID = newRequestID()
+	}
+	data, err := events.Encode(ev)
+	if err != nil {
+		return 0, err
+	}
+	subject := events.Subject(p.subjectPrefix, ev.UserID)
+	opts := append([]jetstream.PublishOpt{jetstream.WithMsgID(ev.RequestID), jetstream.WithExpectStream(p.stream)}, extra...)
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	backoff := 25 * time.Millisecond
+	var noLeaderSince time.Time
+	for {
+		if p.nc != nil && !p.nc.IsConnected() {
+			return 0, fmt.Errorf("publish %s: %w", ev.RequestID, ErrNotConnected)
+		}
+		if p.storeDown != nil && p.storeDown() {
+			return 0, fmt.Errorf("publish %s: %w", ev.RequestID, errStoreDown)
+		}
+		actx, acancel := context.WithTimeout(ctx, min(2*time.Second, p.timeout))
+		ack, err := p.js.Publish(actx, subject, data, opts...)
+		acancel()
+		if err == nil {
+			return ack.Sequence, nil
+		}
+		if isWrongLastSequence(err) {
+			return 0, &ConflictError{Last: reportedLastSequence(err), err: err}
+		}
+		if errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders) {
+			if noLeaderSince.IsZero() {
+				noLeaderSince = time.Now()
+			} else if time.Since(noLeaderSince) > noLeaderBudget {
+				return 0, fmt.Errorf("publish %s: no stream leader: %w", ev.RequestID, err)
+			}
+		} else {
+			noLeaderSince = time.Time{}
+		}
+		select {
+		case <-ctx.Done():
+			return 0, fmt.Errorf("publish %s: %w (last error: %v)", ev.RequestID, ctx.Err(), err)
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 500*time.Millisecond)
+	}
+}
+
+// isWrongLastSequence reports whether JetStream refused a conditional
+// publish because the subject's last sequence differs. Replicated streams
+// report it with a code of their own.
+func isWrongLastSequence(err error) bool {
+	var apiErr *jetstream.APIError
+	if !errors.As(err, &apiErr) {
+		return false
+	}
+	return apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant
+}
+
+// ConflictError is the error of a conditional publish that found a newer
+// event on the subject. It wraps ErrWrongLastSequence.
+type ConflictError struct {
+	// Last is the subject's last sequence as the stream reported it (0 when
+	// it did not say).
+	Last uint64
+	err  error
+}
+
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("%v (last sequence %d): %v", ErrWrongLastSequence, e.Last, e.err)
+}
+
+func (e *ConflictError) Unwrap() error { return ErrWrongLastSequence }
+
+// reportedLastSequence reads the sequence from the server's "wrong last
+// sequence: N" description.
+func reportedLastSequence(err error) uint64 {
+	var apiErr *jetstream.APIError
+	if !errors.As(err, &apiErr) {
+		return 0
+	}
+	_, n, ok := strings.Cut(apiErr.Description, ": ")
+	if !ok {
+		return 0
+	}
+	seq, _ := strconv.ParseUint(strings.TrimSpace(n), 10, 64)
+	return seq
+}
+
+// newRequestID returns a random identifier for an event and its publish.
+func newRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
