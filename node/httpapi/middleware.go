@@ -29,17 +29,17 @@ func (a *API) chain(route string, h handler) http.Handler {
 		setCORS(w.Header())
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
-		release, err := a.limits.admit(r)
+		held, err := a.limits.admit(r)
 		if err != nil {
 			writeError(sw, err)
 		} else {
 			if r.Method == http.MethodOptions {
 				writeJSON(w, http.StatusOK, struct{}{})
-				release()
+				a.limits.release(held)
 				return
 			}
 			err = h(sw, r)
-			release()
+			a.limits.release(held)
 			if err != nil {
 				status, errcode := writeError(sw, err)
 				if status >= 500 {
