@@ -96,7 +96,7 @@ func (n *Node) stateMetrics() []prometheus.Collector {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "presenced_stream_last_sequence",
 			Help: "The stream's last sequence, as this node last read it.",
-		}, func() float64 { return float64(n.store.StreamLastSeq()) }),
+		}, func() float64 { return float64(n.store.KnownLastSeq()) }),
 	}
 }
 

@@ -27,28 +27,32 @@ func newLimits(maxInFlight, maxHeaderBytes int, rejected *prometheus.CounterVec)
 	return l
 }
 
-func noRelease() {}
-
-// admit admits r, or returns the error to answer it with. release must be
-// called once the request is answered.
-func (l *limits) admit(r *http.Request) (release func(), err error) {
+// admit admits r, or returns the error to answer it with. When held is
+// true, r holds an in-flight slot, which release gives back once r is
+// answered.
+func (l *limits) admit(r *http.Request) (held bool, err error) {
 	if headerBytes(r) > l.maxHeaderBytes {
 		l.rejected.WithLabelValues("headers_too_large").Inc()
-		return noRelease, apierr.Errorf(apierr.KindTooLarge, "Request headers are larger than %d bytes.", l.maxHeaderBytes)
+		return false, apierr.Errorf(apierr.KindTooLarge, "Request headers are larger than %d bytes.", l.maxHeaderBytes)
 	}
 	if l.sem == nil || isProbe(r.URL.Path) {
-		return noRelease, nil
+		return false, nil
 	}
 	select {
 	case l.sem <- struct{}{}:
-		return l.release, nil
+		return true, nil
 	default:
 		l.rejected.WithLabelValues("busy").Inc()
-		return noRelease, apierr.Unavailable("Server is busy; try again.", time.Second, nil)
+		return false, apierr.Unavailable("Server is busy; try again.", time.Second, nil)
 	}
 }
 
-func (l *limits) release() { <-l.sem }
+// release gives back the in-flight slot of an admitted request that held one.
+func (l *limits) release(held bool) {
+	if held {
+		<-l.sem
+	}
+}
 
 // isProbe reports whether path is a liveness, readiness or metrics
 // endpoint: those are exempt from the in-flight cap, so that an overloaded

@@ -230,8 +230,8 @@ func (s *Store) Behind() (bool, time.Duration) {
 // the stream held.
 func (s *Store) Staleness() time.Duration { return s.monitor.staleness() }
 
-// StreamLastSeq is the stream's last sequence as the monitor last read it.
-func (s *Store) StreamLastSeq() uint64 { return s.monitor.lastSeq.Load() }
+// KnownLastSeq is the stream's last sequence as the monitor last read it.
+func (s *Store) KnownLastSeq() uint64 { return s.monitor.lastSeq.Load() }
 
 // ConsumerRestarts counts the times the follower recreated its consumer
 // after a failure.
