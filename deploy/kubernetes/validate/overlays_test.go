@@ -3,6 +3,7 @@ package validate
 import (
 	"fmt"
 	"net/url"
+	"path"
 	"regexp"
 	"slices"
 	"strconv"
@@ -65,13 +66,20 @@ func TestDevRunsOneEmbeddedNode(t *testing.T) {
 func TestProductionRunsOnNATSCluster(t *testing.T) {
 	d := decodeOverlay(t, "production")
 	dep, c := presencedContainer(t, d)
-	if got := deref(dep.Spec.Replicas, 1); got < 3 {
-		t.Errorf("presenced replicas = %d, want 3 or more", got)
-	}
+	// The node count: the autoscaler's minimum when one scales the
+	// Deployment (which then sets no replicas, so that an apply does not
+	// undo the autoscaler), else the Deployment's replicas.
+	nodes := deref(dep.Spec.Replicas, 1)
 	for _, h := range hpas(d) {
-		if deref(h.Spec.MinReplicas, 1) < 3 {
-			t.Errorf("HorizontalPodAutoscaler %s: minReplicas %d, want 3 or more", h.Name, deref(h.Spec.MinReplicas, 1))
+		if h.Spec.ScaleTargetRef.Kind == "Deployment" && h.Spec.ScaleTargetRef.Name == dep.Name {
+			nodes = deref(h.Spec.MinReplicas, 1)
+			if dep.Spec.Replicas != nil {
+				t.Errorf("Deployment %s sets replicas although HorizontalPodAutoscaler %s scales it", dep.Name, h.Name)
+			}
 		}
+	}
+	if nodes < 3 {
+		t.Errorf("%d presence nodes, want 3 or more", nodes)
 	}
 	if len(pdbs(d)) < 2 {
 		t.Errorf("%d PodDisruptionBudgets, want one for the nodes and one for NATS", len(pdbs(d)))
@@ -124,6 +132,25 @@ func TestProductionRunsOnNATSCluster(t *testing.T) {
 	slices.Sort(got)
 	if !slices.Equal(got, want) {
 		t.Errorf("cluster routes %v, want %v", got, want)
+	}
+	// nats-server reads the file where the ConfigMap is mounted.
+	configPath := ""
+	for _, ctr := range sts.Spec.Template.Spec.Containers {
+		for i, a := range ctr.Args {
+			if (a == "--config" || a == "-c") && i+1 < len(ctr.Args) {
+				configPath = ctr.Args[i+1]
+			}
+		}
+		for _, m := range ctr.VolumeMounts {
+			for _, v := range sts.Spec.Template.Spec.Volumes {
+				if v.Name == m.Name && v.ConfigMap != nil && path.Join(m.MountPath, "nats-server.conf") == configPath {
+					configPath = ""
+				}
+			}
+		}
+	}
+	if configPath != "" {
+		t.Errorf("nats-server reads %s, where no ConfigMap with nats-server.conf is mounted", configPath)
 	}
 	storeDir := regexp.MustCompile(`store_dir:\s*(\S+)`).FindStringSubmatch(conf)
 	if storeDir == nil {
