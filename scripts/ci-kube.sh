@@ -2,7 +2,7 @@
 # Checks deploy/kubernetes against a real Kubernetes API server, then
 # decodes every object strictly in Go:
 #
-#  1. installs what is missing (etcd, curl, openssl) with apt-get;
+#  1. installs what is missing (etcd, curl, openssl, gcc) with apt-get;
 #  2. builds kube-apiserver and kubectl once (scripts/kube-apiserver.sh,
 #     cached under ~/.cache/presenced/kube-<version>/);
 #  3. starts etcd and kube-apiserver on 127.0.0.1 in a temporary directory
@@ -36,6 +36,7 @@ start=$SECONDS
 need=()
 command -v curl >/dev/null || need+=(curl)
 command -v openssl >/dev/null || need+=(openssl)
+command -v gcc >/dev/null || need+=(gcc) # go test -race needs cgo
 # Debian's etcd; scripts/kube-etcd.sh builds a newer one if it is too old.
 command -v etcd >/dev/null || need+=(etcd-server)
 if [ ${#need[@]} -gt 0 ]; then
