@@ -115,6 +115,13 @@ func (w *Writer) Do(ctx context.Context, userID string, cmd Command) (Result, er
 			if err := w.wait(ctx, seq); err != nil {
 				return Result{Stored: true, Seq: seq}, fmt.Errorf("stored as %d but not applied here: %w", seq, err)
 			}
+			// The user's state must now be this event or a later one; an
+			// older one means the acknowledgement named a sequence the
+			// stream gave to another message (a change of stream leader):
+			// not known to be stored, so not answered as such.
+			if got, ok := w.records.Lookup(userID); !ok || got.Seq < seq {
+				return Result{}, fmt.Errorf("acknowledged as sequence %d, but the user's state is at %d", seq, got.Seq)
+			}
 			return Result{Stored: true, Seq: seq}, nil
 		case errors.As(err, &conflict):
 			// Catch up with what was stored meanwhile, then compute again.

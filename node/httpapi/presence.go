@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -118,7 +119,30 @@ func (a *API) putStatus(w http.ResponseWriter, r *http.Request) error {
 	if err := a.d.Stream.WaitApplied(wctx, seq); err != nil {
 		return apierr.Unavailable("The update was stored but is not yet readable on this node; try again.", time.Second, err)
 	}
+	if err := a.checkApplied(userID, seq); err != nil {
+		return err
+	}
 	writeJSON(w, http.StatusOK, struct{}{})
+	return nil
+}
+
+// checkApplied confirms, once the projection has applied sequence seq,
+// that the user's state is the one stored at seq (or a later one). If it is
+// older, the message at seq was not this event: the acknowledgement named a
+// sequence that the stream's leader, after a change of leader, gave to
+// another message. The write is then not known to be readable, so the
+// answer is 503 (the client retries), never a 200 whose write a GET on this
+// node would not show.
+func (a *API) checkApplied(userID string, seq uint64) error {
+	st, ok := a.d.Presence.Status(userID, a.d.Clock.Now(), a.d.Decay)
+	if !ok || st.Seq < seq {
+		var at uint64
+		if ok {
+			at = st.Seq
+		}
+		return apierr.Unavailable("The update's acknowledgement does not match the stream; try again.", time.Second,
+			fmt.Errorf("acknowledged as sequence %d, but the user's state is at %d", seq, at))
+	}
 	return nil
 }
 
