@@ -43,6 +43,23 @@ func fleetUsers(def int) int {
 	return def
 }
 
+// envDuration reads a duration from the environment, or def.
+func envDuration(name string, def time.Duration) time.Duration {
+	if d, err := time.ParseDuration(os.Getenv(name)); err == nil && d > 0 {
+		return d
+	}
+	return def
+}
+
+// fleetRounds is how many heartbeat rounds TestFleetHeartbeatsCluster runs
+// (PRESENCED_FLEET_ROUNDS raises it).
+func fleetRounds(def int) int {
+	if v, err := strconv.Atoi(os.Getenv("PRESENCED_FLEET_ROUNDS")); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
 // inParallel runs fn for 0 … n-1 on a few goroutines.
 func inParallel(n, workers int, fn func(i int)) {
 	var wg sync.WaitGroup
@@ -148,14 +165,18 @@ func projectionPolicy(n *nodetest.Node) projection.Policy {
 func TestFleetHeartbeatsCluster(t *testing.T) {
 	t.Parallel()
 	users := fleetUsers(300)
-	const syncTimeout = 3 * time.Second
+	// PRESENCED_FLEET_SYNC_TIMEOUT, _INTERVAL and _ROUNDS make this a
+	// measurement run at a real client's rate (docs/performance.md).
+	syncTimeout := envDuration("PRESENCED_FLEET_SYNC_TIMEOUT", 3*time.Second)
+	interval := envDuration("PRESENCED_FLEET_INTERVAL", 500*time.Millisecond)
+	rounds := fleetRounds(12)
 	granularity := syncTimeout / 3
 	c, nodes, clients := fleetCluster(t, 3, syncTimeout)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
 	// Half the users stop after the first round ("leavers"); the others
-	// heartbeat every 500 ms for the whole test, spread over the nodes.
+	// heartbeat every interval for the whole test, spread over the nodes.
 	stayer := func(i int) bool { return i%2 == 0 }
 	var calls, failed atomic.Int64
 	var alive [3]atomic.Bool
@@ -190,7 +211,6 @@ func TestFleetHeartbeatsCluster(t *testing.T) {
 	}
 	beforeSeq := streamLastSeq(t, c, nodes[0])
 	began := time.Now()
-	const rounds = 12
 	for round := range rounds {
 		if round == rounds/2 {
 			// A node dies; its share of heartbeats goes to the others.
@@ -199,7 +219,7 @@ func TestFleetHeartbeatsCluster(t *testing.T) {
 			_ = nodes[1].Shutdown(sctx)
 			scancel()
 		}
-		next := began.Add(time.Duration(round+1) * 500 * time.Millisecond)
+		next := began.Add(time.Duration(round+1) * interval)
 		beat(round)
 		time.Sleep(time.Until(next))
 	}
