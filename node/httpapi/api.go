@@ -53,6 +53,11 @@ type Publisher interface {
 type Stream interface {
 	LastSeq(ctx context.Context) (uint64, error)
 	ReadBarrier(ctx context.Context) (uint64, error)
+	// LatestOf is userID's latest event as the stream leader holds it
+	// (found false: none); Resync replaces the consumer that feeds the
+	// projection, when the two were found to disagree.
+	LatestOf(ctx context.Context, userID string) (seq uint64, storedAt time.Time, ev events.Event, found bool, err error)
+	Resync()
 	WaitApplied(ctx context.Context, seq uint64) error
 }
 

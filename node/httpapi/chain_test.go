@@ -37,7 +37,11 @@ type empty struct{}
 func (empty) Publish(context.Context, events.Event) (uint64, error) { return 0, nil }
 func (empty) LastSeq(context.Context) (uint64, error)               { return 0, nil }
 func (empty) ReadBarrier(context.Context) (uint64, error)           { return 0, nil }
-func (empty) WaitApplied(context.Context, uint64) error             { return nil }
+func (empty) LatestOf(context.Context, string) (uint64, time.Time, events.Event, bool, error) {
+	return 0, time.Time{}, events.Event{}, false, nil
+}
+func (empty) Resync()                                   {}
+func (empty) WaitApplied(context.Context, uint64) error { return nil }
 func (empty) Status(string, time.Time, projection.Policy) (projection.Status, bool) {
 	return projection.Status{}, false
 }

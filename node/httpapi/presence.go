@@ -48,10 +48,14 @@ func (a *API) getStatus(w http.ResponseWriter, r *http.Request) error {
 	if err := a.requireServing(); err != nil {
 		return err
 	}
-	if err := a.consistentRead(r); err != nil {
+	src, err := a.consistentRead(r, userID)
+	if err != nil {
 		return err
 	}
-	st, ok := a.d.Presence.Status(userID, a.d.Clock.Now(), a.d.Decay)
+	st, ok := src.status, src.found
+	if !src.leader {
+		st, ok = a.d.Presence.Status(userID, a.d.Clock.Now(), a.d.Decay)
+	}
 	if !ok {
 		if a.cfg.UnknownLocalUser == UnknownLocalUserOffline && events.ServerNameOf(userID) == a.d.ServerName {
 			// A user of this server who never had any state is offline,
