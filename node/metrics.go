@@ -226,36 +226,39 @@ func (s *sequences) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(s.last, prometheus.GaugeValue, float64(last))
 }
 
-// usersByStateTTL is how long a count of users by state is reused. The
-// count scans the whole projection (see usersByState), so scrapes closer
-// together than this, from several Prometheus servers say, share one scan.
+// usersByStateTTL is how long a count of users by state is reused at
+// least. The count scans the whole projection (see usersByState), so
+// scrapes closer together than this, from several Prometheus servers say,
+// share one scan; a count that took longer than a twentieth of it is reused
+// for twenty times its duration, so that counting never takes more than 5 %
+// of a core however large the projection.
 const usersByStateTTL = 5 * time.Second
 
 // usersByState exports presenced_projection_users_by_state: the users of
 // the projection by the state a GET would answer for them now, decay
 // applied at the node's clock. Nothing tracks that as events arrive (decay
 // happens without events), so a scrape counts: it visits every user, read-
-// locking one shard of the projection at a time, which takes about 70 ms
-// per million users on one core (BenchmarkUsersByState). A count is kept
-// for usersByStateTTL of wall-clock time.
+// locking one shard of the projection at a time, which takes about 250 ms
+// per million users on one core (BenchmarkUsersByState). A count is reused
+// for usersByStateTTL of wall-clock time, or longer for a slow count.
 type usersByState struct {
 	desc  *prometheus.Desc
 	proj  *projection.Projection
 	clock Clock
 	pol   projection.Policy
-	ttl   time.Duration
 
 	mu      sync.Mutex // held while counting: concurrent scrapes wait for one count
 	counted time.Time  // wall clock of the last count
+	reuse   time.Duration
 	counts  [3]float64 // online, unavailable, offline
 }
 
 func newUsersByState(proj *projection.Projection, clock Clock, pol projection.Policy) *usersByState {
 	return &usersByState{
 		desc: prometheus.NewDesc("presenced_projection_users_by_state",
-			"Users in this node's projection by the state a GET answers now (decay applied); counted at most every 5 s.",
+			"Users in this node's projection by the state a GET answers now (decay applied); recounted at most every 5 s, or every 20 counts' durations when longer.",
 			[]string{"state"}, nil),
-		proj: proj, clock: clock, pol: pol, ttl: usersByStateTTL,
+		proj: proj, clock: clock, pol: pol,
 	}
 }
 
@@ -263,9 +266,11 @@ func (u *usersByState) Describe(ch chan<- *prometheus.Desc) { ch <- u.desc }
 
 func (u *usersByState) Collect(ch chan<- prometheus.Metric) {
 	u.mu.Lock()
-	if u.counted.IsZero() || time.Since(u.counted) >= u.ttl {
+	if u.counted.IsZero() || time.Since(u.counted) >= u.reuse {
+		start := time.Now()
 		u.counts = countByState(u.proj, u.clock.Now(), u.pol)
 		u.counted = time.Now()
+		u.reuse = max(usersByStateTTL, 20*u.counted.Sub(start))
 	}
 	counts := u.counts
 	u.mu.Unlock()
