@@ -51,6 +51,9 @@ type Options struct {
 	// Reload receives when the operator asks for a reload (SIGHUP): the
 	// authenticator then reads its tokens file again.
 	Reload <-chan os.Signal
+	// Version is the build's version, exported as presenced_build_info's
+	// version label (default: "unknown").
+	Version string
 }
 
 // Node is one presence node.
@@ -62,6 +65,7 @@ type Node struct {
 	reload   <-chan os.Signal
 	reg      prometheus.Registerer
 	gatherer prometheus.Gatherer
+	version  string
 
 	store   *store.Store
 	proj    *projection.Projection
@@ -73,6 +77,10 @@ type Node struct {
 	internalSrv    *http.Server
 	internalLn     net.Listener
 	internalCancel context.CancelFunc
+
+	// The metrics listener, when cfg.HTTP.MetricsListen is set.
+	metricsSrv *http.Server
+	metricsLn  net.Listener
 
 	stopping atomic.Bool
 	cancel   context.CancelFunc
@@ -97,11 +105,12 @@ func New(cfg Config, opts Options) (*Node, error) {
 		return nil, err
 	}
 	n := &Node{
-		cfg:    cfg,
-		log:    opts.Logger,
-		clock:  opts.Clock,
-		auth:   opts.Authenticator,
-		reload: opts.Reload,
+		cfg:     cfg,
+		log:     opts.Logger,
+		clock:   opts.Clock,
+		auth:    opts.Authenticator,
+		reload:  opts.Reload,
+		version: opts.Version,
 	}
 	if n.log == nil {
 		n.log = slog.New(slog.DiscardHandler)
@@ -153,9 +162,6 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	n.store.Follow(n.proj)
 
 	metrics := newAPIMetrics()
-	if err = n.registerMetrics(metrics); err != nil {
-		return err
-	}
 	api := httpapi.New(n.cfg.HTTP, httpapi.Deps{
 		Auth:           newAuthAdapter(n.auth),
 		Policy:         auth.Policy{ServerName: n.cfg.ServerName, Visibility: n.cfg.Auth.Visibility},
@@ -178,10 +184,24 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		return err
 	}
 	n.httpSrv = listener.Server(api.ClientHandler(), n.log)
+	openConns := httpapi.CountConnections(n.httpSrv)
+	if err = n.registerMetrics(metrics, api.InFlight, openConns); err != nil {
+		_ = n.ln.Close()
+		return err
+	}
 
 	if n.fleet != nil {
 		if err = n.startInternal(api, api.InternalHandler()); err != nil {
 			_ = n.ln.Close()
+			return err
+		}
+	}
+	if n.cfg.HTTP.MetricsListen != "" {
+		if err = n.startMetricsListener(api); err != nil {
+			_ = n.ln.Close()
+			if n.internalLn != nil {
+				_ = n.internalLn.Close()
+			}
 			return err
 		}
 	}
@@ -211,12 +231,41 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		}()
 	}
 	n.log.Info("presence node started", "listen", n.ln.Addr().String(), "stream", n.cfg.Store.Stream,
-		"embedded_nats", n.store.Embedded(), "server_name", n.cfg.ServerName, "internal_listen", n.InternalAddr())
+		"embedded_nats", n.store.Embedded(), "server_name", n.cfg.ServerName, "internal_listen", n.InternalAddr(),
+		"metrics_listen", n.MetricsAddr())
+	return nil
+}
+
+// startMetricsListener opens the listener of /metrics and the probes and
+// serves it until Shutdown.
+func (n *Node) startMetricsListener(api *httpapi.API) error {
+	l := api.MetricsListener()
+	ln, err := l.Listen()
+	if err != nil {
+		return err
+	}
+	n.metricsLn = ln
+	n.metricsSrv = l.Server(api.MetricsHandler(), n.log)
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		if err := n.metricsSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			n.log.Error("metrics HTTP server stopped", "err", err)
+		}
+	}()
 	return nil
 }
 
 // Addr is the address HTTP listens on.
 func (n *Node) Addr() string { return n.ln.Addr().String() }
+
+// MetricsAddr is the address of the metrics listener ("" when off).
+func (n *Node) MetricsAddr() string {
+	if n.metricsLn == nil {
+		return ""
+	}
+	return n.metricsLn.Addr().String()
+}
 
 // Projection gives read access to the node's projection (tests, tools).
 func (n *Node) Projection() *projection.Projection { return n.proj }
@@ -269,6 +318,14 @@ func (n *Node) Shutdown(ctx context.Context) error {
 			if err := n.httpSrv.Shutdown(ctx); err != nil {
 				errs = append(errs, fmt.Errorf("HTTP shutdown: %w", err))
 				_ = n.httpSrv.Close()
+			}
+		}
+		// The metrics listener closes last, so that a scrape can watch the
+		// rest shut down.
+		if n.metricsSrv != nil {
+			if err := n.metricsSrv.Shutdown(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("metrics HTTP shutdown: %w", err))
+				_ = n.metricsSrv.Close()
 			}
 		}
 		if n.cancel != nil {

@@ -6,6 +6,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,9 +37,22 @@ func buildPresenced(t *testing.T) string {
 
 // process is a running presenced.
 type process struct {
-	cmd  *exec.Cmd
-	url  string
-	logs *bytes.Buffer
+	cmd *exec.Cmd
+	url string
+	// metricsURL is the base URL of --metrics-listen, when set.
+	metricsURL string
+	logs       *bytes.Buffer
+	// logged is closed once stderr has been read to its end.
+	logged chan struct{}
+}
+
+// stop kills the process and returns everything it logged.
+func (p *process) stop(t *testing.T) string {
+	t.Helper()
+	_ = p.cmd.Process.Kill()
+	_ = p.cmd.Wait()
+	<-p.logged
+	return p.logs.String()
 }
 
 // startPresenced runs exe with args and waits until it reports where it
@@ -56,20 +72,23 @@ func startPresenced(t *testing.T, exe string, args ...string) *process {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 	})
-	p := &process{cmd: cmd, logs: &bytes.Buffer{}}
-	addr := make(chan string, 1)
+	p := &process{cmd: cmd, logs: &bytes.Buffer{}, logged: make(chan struct{})}
+	type started struct{ listen, metrics string }
+	addr := make(chan started, 1)
 	go func() {
+		defer close(p.logged)
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
 			line := sc.Bytes()
-			p.logs.Write(line) // read only after the process has exited
+			p.logs.Write(line) // read only after p.logged is closed
 			p.logs.WriteByte('\n')
 			var rec struct {
-				Msg    string `json:"msg"`
-				Listen string `json:"listen"`
+				Msg     string `json:"msg"`
+				Listen  string `json:"listen"`
+				Metrics string `json:"metrics_listen"`
 			}
 			if json.Unmarshal(line, &rec) == nil && rec.Msg == "presence node started" {
-				addr <- rec.Listen
+				addr <- started{rec.Listen, rec.Metrics}
 			}
 		}
 		close(addr)
@@ -78,9 +97,13 @@ func startPresenced(t *testing.T, exe string, args ...string) *process {
 	case a, ok := <-addr:
 		if !ok {
 			_ = cmd.Wait()
+			<-p.logged
 			t.Fatalf("presenced exited before listening:\n%s", p.logs)
 		}
-		p.url = "http://" + a
+		p.url = "http://" + a.listen
+		if a.metrics != "" {
+			p.metricsURL = "http://" + a.metrics
+		}
 	case <-time.After(60 * time.Second):
 		t.Fatal("presenced did not start listening")
 	}
@@ -124,6 +147,47 @@ func TestBinary(t *testing.T) {
 	exe := buildPresenced(t)
 	t.Run("VersionAndBadFlags", func(t *testing.T) { testVersionAndBadFlags(t, exe) })
 	t.Run("SurvivesKill9", func(t *testing.T) { testSurvivesKill9(t, exe) })
+	t.Run("MetricsListenAndLog", func(t *testing.T) { testMetricsListenAndLog(t, exe) })
+}
+
+// testMetricsListenAndLog runs presenced with --metrics-listen on the
+// embedded NATS: the metrics listener serves /metrics with the build's
+// version, the client listener does not; the log names the in-process
+// connection, not the NATS client's default URL where nothing listens.
+func testMetricsListenAndLog(t *testing.T, exe string) {
+	dir := t.TempDir()
+	tokens := filepath.Join(dir, "tokens.yaml")
+	if err := os.WriteFile(tokens, []byte("alice-token: \"@alice:example.org\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := startPresenced(t, exe, "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0",
+		"--data-dir", filepath.Join(dir, "data"), "--tokens-file", tokens)
+	if p.metricsURL == "" {
+		t.Fatal("no metrics_listen in the start-up log")
+	}
+	get := func(url string) (int, string) {
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	want := fmt.Sprintf(`presenced_build_info{goversion=%q,version="test-build"} 1`, runtime.Version())
+	if st, body := get(p.metricsURL + "/metrics"); st != http.StatusOK || !strings.Contains(body, want) {
+		t.Errorf("metrics listener /metrics: %d, no %s", st, want)
+	}
+	if st, _ := get(p.url + "/metrics"); st != http.StatusNotFound {
+		t.Errorf("client listener /metrics: %d, want 404", st)
+	}
+	if st, _ := get(p.metricsURL + "/readyz"); st != http.StatusOK {
+		t.Errorf("metrics listener /readyz: %d", st)
+	}
+	logs := p.stop(t)
+	if strings.Contains(logs, "4222") || !strings.Contains(logs, `"msg":"NATS connected","server":"embedded (in process)"`) {
+		t.Errorf("log of an embedded NATS connection:\n%s", logs)
+	}
 }
 
 // testSurvivesKill9 runs presenced with a tokens file on a data directory,
@@ -177,9 +241,15 @@ func testSurvivesKill9(t *testing.T, exe string) {
 // testVersionAndBadFlags: "presenced version" prints the version the binary
 // was built with; an unknown flag fails at start with exit status 2.
 func testVersionAndBadFlags(t *testing.T, exe string) {
-	out, err := exec.Command(exe, "version").Output()
-	if err != nil || strings.TrimSpace(string(out)) != "presenced test-build" {
-		t.Fatalf("version: %q %v", out, err)
+	for _, arg := range []string{"version", "--version"} {
+		out, err := exec.Command(exe, arg).Output()
+		if err != nil || strings.TrimSpace(string(out)) != "presenced test-build" {
+			t.Fatalf("%s: %q %v", arg, out, err)
+		}
+	}
+	out, err := exec.Command(exe, "help").Output()
+	if err != nil || !strings.Contains(string(out), "presenced healthcheck") {
+		t.Fatalf("help: %q %v", out, err)
 	}
 	cmd := exec.Command(exe, "--no-such-flag")
 	var stderr bytes.Buffer

@@ -20,20 +20,179 @@ type settings struct {
 	node      node.Config
 	logLevel  string
 	logFormat string
+	// configFile is --config; showVersion is --version, which only prints
+	// the version.
+	configFile  string
+	showVersion bool
 }
 
+// envPrefix starts the environment variable of every flag.
+const envPrefix = "PRESENCE_"
+
+// otherCommandsPrefix starts the variables of presence-dendrite, which may
+// share an environment with presenced.
+const otherCommandsPrefix = "PRESENCE_DENDRITE_"
+
 // parseSettings reads settings from args, then, for every setting the
-// command line left alone, from the environment (PRESENCE_<NAME>), then from
-// the YAML file named by --config (or PRESENCE_CONFIG). Flags win over the
-// environment, which wins over the file. Every value goes through the same
-// flag parser, so an invalid value fails the same way wherever it came from.
-func parseSettings(args []string, getenv func(string) string, stderr io.Writer) (*settings, error) {
+// command line left alone, from the environment (PRESENCE_<NAME>, in
+// environ as os.Environ gives it), then from the YAML file named by --config
+// (or PRESENCE_CONFIG). Flags win over the environment, which wins over the
+// file. Every value goes through the same flag parser, so an invalid value
+// fails the same way wherever it came from, and a PRESENCE_ variable or a
+// file key that names no flag stops the start, named.
+func parseSettings(args []string, environ []string, stderr io.Writer) (*settings, error) {
 	s := &settings{node: node.DefaultConfig(), logLevel: "info", logFormat: "text"}
+	fs := newFlagSet(s, stderr)
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if s.showVersion {
+		return s, nil
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q (see -h)", fs.Arg(0))
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+
+	// The environment, for what the command line did not set.
+	env, err := presenceEnv(fs, environ)
+	if err != nil {
+		return nil, err
+	}
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		if set[f.Name] || !fromOutside(f.Name) {
+			return
+		}
+		name := envName(f.Name)
+		if v, ok := env[name]; ok && v != "" {
+			if err := fs.Set(f.Name, v); err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q: %v", name, v, err))
+			}
+			set[f.Name] = true
+		}
+	})
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+
+	// The config file, for what neither set.
+	if s.configFile != "" {
+		values, err := readConfigFile(s.configFile)
+		if err != nil {
+			return nil, err
+		}
+		for key, v := range values {
+			name := strings.ReplaceAll(key, "_", "-")
+			f := fs.Lookup(name)
+			if f == nil || name == "config" || !fromOutside(name) {
+				errs = append(errs, fmt.Errorf("%s: unknown key %q", s.configFile, key))
+				continue
+			}
+			if set[name] {
+				continue
+			}
+			if err := fs.Set(name, v); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %s: %v", s.configFile, key, err))
+			}
+		}
+		if err := errors.Join(errs...); err != nil {
+			return nil, err
+		}
+	}
+	switch s.logLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", s.logLevel)
+	}
+	switch s.logFormat {
+	case "text", "json":
+	default:
+		return nil, fmt.Errorf("--log-format %q: want text or json", s.logFormat)
+	}
+	if err := s.node.Validate(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// fromOutside reports whether the flag name may also be set by the
+// environment and the config file: every flag but --version.
+func fromOutside(name string) bool { return name != "version" }
+
+// presenceEnv returns the PRESENCE_ variables of environ by name, and an
+// error naming each one that is the variable of no flag (a typo, which would
+// otherwise be silently ignored). presence-dendrite's variables are left
+// alone.
+func presenceEnv(fs *flag.FlagSet, environ []string) (map[string]string, error) {
+	known := map[string]bool{}
+	fs.VisitAll(func(f *flag.Flag) {
+		if fromOutside(f.Name) {
+			known[envName(f.Name)] = true
+		}
+	})
+	env := map[string]string{}
+	var errs []error
+	for _, kv := range environ {
+		name, value, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(name, envPrefix) || strings.HasPrefix(name, otherCommandsPrefix) {
+			continue
+		}
+		if !known[name] {
+			errs = append(errs, fmt.Errorf("environment variable %s names no setting%s (see -h)", name, suggestEnv(name, known)))
+			continue
+		}
+		env[name] = value
+	}
+	return env, errors.Join(errs...)
+}
+
+// suggestEnv names the known variable closest to a mistyped one, when one
+// is close enough to be what was meant.
+func suggestEnv(name string, known map[string]bool) string {
+	best, bestDist := "", 3 // at most two edits away
+	for k := range known {
+		if d := editDistance(name, k); d < bestDist || (d == bestDist && best != "" && k < best) {
+			best, bestDist = k, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return "; did you mean " + best + "?"
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// newFlagSet defines every flag of the node on s. Its usage message lists
+// the subcommands before the flags.
+func newFlagSet(s *settings, out io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("presenced", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(out)
+	fs.Usage = func() { printUsage(fs) }
 	c := &s.node
-	var configFile string
-	fs.StringVar(&configFile, "config", "", "YAML config file; its keys are the flag names")
+	fs.StringVar(&s.configFile, "config", "", "YAML config file; its keys are the flag names")
+	fs.BoolVar(&s.showVersion, "version", false, "print the version and exit")
 	fs.StringVar(&c.HTTP.Listen, "listen", c.HTTP.Listen, "HTTP listen address")
 	fs.StringVar(&c.Store.DataDir, "data-dir", c.Store.DataDir, "directory of the embedded NATS server's JetStream store")
 	fs.Func("nats-url", "comma-separated URLs of an external NATS; empty runs an embedded server", func(v string) error {
@@ -87,6 +246,7 @@ func parseSettings(args []string, getenv func(string) string, stderr io.Writer) 
 	fs.DurationVar(&c.HTTP.ReadTimeout, "http-read-timeout", c.HTTP.ReadTimeout, "longest time a client may take to send a whole request")
 	fs.DurationVar(&c.HTTP.WriteTimeout, "http-write-timeout", c.HTTP.WriteTimeout, "longest time to answer a request once read (at least --publish-timeout + --apply-timeout + 1s)")
 	fs.DurationVar(&c.HTTP.IdleTimeout, "http-idle-timeout", c.HTTP.IdleTimeout, "how long an idle keep-alive connection stays open")
+	fs.StringVar(&c.HTTP.MetricsListen, "metrics-listen", c.HTTP.MetricsListen, "address of a listener of its own for /metrics, /healthz and /readyz; when set, /metrics is served only there (empty = /metrics on --listen and --internal-listen)")
 	fs.StringVar(&c.HTTP.InternalListen, "internal-listen", c.HTTP.InternalListen, "address of the internal (fleet) API for the homeserver's components (empty = off)")
 	fs.StringVar(&c.Auth.InternalSecretFile, "internal-secret-file", c.Auth.InternalSecretFile, "file holding the internal API's shared secret (required with --internal-listen; reloaded on SIGHUP)")
 	fs.Int64Var(&c.HTTP.InternalMaxBodyBytes, "internal-max-body-bytes", c.HTTP.InternalMaxBodyBytes, "largest internal API request body accepted")
@@ -97,82 +257,13 @@ func parseSettings(args []string, getenv func(string) string, stderr io.Writer) 
 	fs.StringVar(&s.logFormat, "log-format", s.logFormat, "text or json")
 
 	explainValues(fs)
-	if err := fs.Parse(args); err != nil {
-		return nil, err
-	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected argument %q (see -h)", fs.Arg(0))
-	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-
-	// The environment, for what the command line did not set.
-	var errs []error
-	fs.VisitAll(func(f *flag.Flag) {
-		if set[f.Name] {
-			return
-		}
-		env := envName(f.Name)
-		if v, ok := lookupEnv(getenv, env); ok {
-			if err := fs.Set(f.Name, v); err != nil {
-				errs = append(errs, fmt.Errorf("%s=%q: %v", env, v, err))
-			}
-			set[f.Name] = true
-		}
-	})
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
-
-	// The config file, for what neither set.
-	if configFile != "" {
-		values, err := readConfigFile(configFile)
-		if err != nil {
-			return nil, err
-		}
-		for key, v := range values {
-			name := strings.ReplaceAll(key, "_", "-")
-			f := fs.Lookup(name)
-			if f == nil || name == "config" {
-				errs = append(errs, fmt.Errorf("%s: unknown key %q", configFile, key))
-				continue
-			}
-			if set[name] {
-				continue
-			}
-			if err := fs.Set(name, v); err != nil {
-				errs = append(errs, fmt.Errorf("%s: %s: %v", configFile, key, err))
-			}
-		}
-		if err := errors.Join(errs...); err != nil {
-			return nil, err
-		}
-	}
-	switch s.logLevel {
-	case "debug", "info", "warn", "error":
-	default:
-		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", s.logLevel)
-	}
-	switch s.logFormat {
-	case "text", "json":
-	default:
-		return nil, fmt.Errorf("--log-format %q: want text or json", s.logFormat)
-	}
-	if err := s.node.Validate(); err != nil {
-		return nil, err
-	}
-	return s, nil
+	return fs
 }
 
 // envName is the environment variable of a flag: PRESENCE_ and the name in
 // upper snake case.
 func envName(flagName string) string {
-	return "PRESENCE_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
-}
-
-func lookupEnv(getenv func(string) string, name string) (string, bool) {
-	v := getenv(name)
-	return v, v != ""
+	return envPrefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
 // readConfigFile reads a YAML mapping of flag names to scalar values (or, for

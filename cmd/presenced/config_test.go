@@ -13,9 +13,13 @@ import (
 	"github.com/presenced/presenced/node"
 )
 
-// env returns a getenv over m.
-func env(m map[string]string) func(string) string {
-	return func(k string) string { return m[k] }
+// env returns an environment (as os.Environ gives it) of m.
+func env(m map[string]string) []string {
+	var out []string
+	for k, v := range m {
+		out = append(out, k+"="+v)
+	}
+	return out
 }
 
 // configFile writes a YAML config file and returns its path.
@@ -119,6 +123,7 @@ func TestSettingsErrors(t *testing.T) {
 	unknownKey := configFile(t, "listen: 127.0.0.1:1\nno_such_key: 1\n")
 	intDuration := configFile(t, "offline-timeout: 300\n")
 	notYAML := configFile(t, "listen: [unclosed\n")
+	versionKey := configFile(t, "version: true\n")
 	cases := []struct {
 		name string
 		args []string
@@ -143,6 +148,11 @@ func TestSettingsErrors(t *testing.T) {
 		{"bad log level", []string{"--log-level", "loud"}, nil, []string{"--log-level", "loud"}},
 		{"bad log format", nil, map[string]string{"PRESENCE_LOG_FORMAT": "xml"}, []string{"--log-format", "xml"}},
 		{"empty data dir", []string{"--data-dir", ""}, nil, []string{"--data-dir"}},
+		{"mistyped env variable", nil, map[string]string{"PRESENCE_IDEL_TIMEOUT": "1m"}, []string{"PRESENCE_IDEL_TIMEOUT", "names no setting", "did you mean PRESENCE_IDLE_TIMEOUT?"}},
+		{"unknown env variable, empty", nil, map[string]string{"PRESENCE_NO_SUCH": ""}, []string{"PRESENCE_NO_SUCH", "names no setting"}},
+		{"env variable of --version", nil, map[string]string{"PRESENCE_VERSION": "1"}, []string{"PRESENCE_VERSION", "names no setting"}},
+		{"config key of --version", []string{"--config", versionKey}, nil, []string{versionKey, `unknown key "version"`}},
+		{"metrics listen on the client listener", []string{"--listen", "127.0.0.1:8008", "--metrics-listen", "127.0.0.1:8008"}, nil, []string{"--metrics-listen"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -159,12 +169,55 @@ func TestSettingsErrors(t *testing.T) {
 	}
 }
 
-// TestRun: version prints the version; bad settings exit 2 with the reason
-// on stderr, before anything starts.
+// TestSettingsEnvironment: the variables of presence-dendrite and anything
+// not starting PRESENCE_ are not presenced's business; a flag's variable is
+// read, the last of two entries winning as with os.Getenv.
+func TestSettingsEnvironment(t *testing.T) {
+	s, err := parseSettings(nil, []string{
+		"PATH=/bin", "PRESENCED_TEST_DEBUG=1", "PRESENCE_DENDRITE_LISTEN=127.0.0.1:1",
+		"PRESENCE_STREAM=FIRST", "PRESENCE_STREAM=SECOND", "PRESENCE_METRICS_LISTEN=127.0.0.1:9100",
+	}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.node.Store.Stream != "SECOND" || s.node.HTTP.MetricsListen != "127.0.0.1:9100" {
+		t.Fatalf("stream %q, metrics listen %q", s.node.Store.Stream, s.node.HTTP.MetricsListen)
+	}
+}
+
+// TestRun: version (and --version, even with settings that would not
+// start) prints the version; help and -h list the subcommands and every
+// flag; bad settings exit 2 with the reason on stderr, before anything
+// starts.
 func TestRun(t *testing.T) {
 	var out, errOut bytes.Buffer
-	if code := run([]string{"version"}, env(nil), &out, &errOut); code != 0 || out.String() != "presenced "+version+"\n" {
-		t.Fatalf("version: %d %q", code, out.String())
+	for _, args := range [][]string{{"version"}, {"--version"}, {"-version"}, {"--version", "--stream", "A.B"}} {
+		out.Reset()
+		if code := run(args, env(nil), &out, &errOut); code != 0 || out.String() != "presenced "+version+"\n" {
+			t.Fatalf("%v: %d %q %q", args, code, out.String(), errOut.String())
+		}
+	}
+	out.Reset()
+	if code := run([]string{"help"}, env(nil), &out, &errOut); code != 0 {
+		t.Fatalf("help: exit %d", code)
+	}
+	errOut.Reset()
+	if code := run([]string{"-h"}, env(nil), io.Discard, &errOut); code != 0 {
+		t.Fatalf("-h: exit %d", code)
+	}
+	for name, text := range map[string]string{"help": out.String(), "-h": errOut.String()} {
+		for _, want := range []string{"presenced version", "presenced healthcheck", "presenced backup", "presenced restore",
+			"presenced help", "-metrics-listen string", "-config string", "-version", "PRESENCE_<NAME>"} {
+			if !strings.Contains(text, want) {
+				t.Errorf("%s does not mention %q:\n%s", name, want, text)
+			}
+		}
+	}
+	out.Reset()
+	errOut.Reset()
+	if code := run(nil, env(map[string]string{"PRESENCE_LISTN": ":1"}), &out, &errOut); code != 2 ||
+		!strings.Contains(errOut.String(), "PRESENCE_LISTN") {
+		t.Fatalf("mistyped variable: %d %q", code, errOut.String())
 	}
 	out.Reset()
 	if code := run([]string{"--idle-timeout", "x"}, env(nil), &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "idle-timeout") {

@@ -16,7 +16,7 @@ func TestHealthcheck(t *testing.T) {
 		http.Error(w, `{"status":"not ready"}`, http.StatusServiceUnavailable)
 	}))
 	defer bad.Close()
-	noenv := func(string) string { return "" }
+	var noenv []string
 	var out, errOut bytes.Buffer
 	if code := run([]string{"healthcheck", ok.URL}, noenv, &out, &errOut); code != 0 {
 		t.Fatalf("healthy endpoint: exit %d, %s", code, errOut.String())

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,30 +24,41 @@ import (
 var version = "dev"
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+	os.Exit(run(os.Args[1:], os.Environ(), os.Stdout, os.Stderr))
 }
 
-func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	if len(args) > 0 && args[0] == "version" {
-		fmt.Fprintf(stdout, "presenced %s\n", version)
-		return 0
+// run is presenced with its arguments and its environment (as os.Environ
+// gives it), writing to stdout and stderr; it returns the exit status.
+func run(args []string, environ []string, stdout, stderr io.Writer) int {
+	getenv := getenvOf(environ)
+	if len(args) > 0 {
+		switch args[0] {
+		case "version":
+			printVersion(stdout)
+			return 0
+		case "help":
+			s := &settings{node: node.DefaultConfig(), logLevel: "info", logFormat: "text"}
+			printUsage(newFlagSet(s, stdout))
+			return 0
+		case "healthcheck":
+			return healthcheck(args[1:], getenv, stdout, stderr)
+		case "backup":
+			return backup(args[1:], getenv, stdout, stderr)
+		case "restore":
+			return restore(args[1:], getenv, stdout, stderr)
+		}
 	}
-	if len(args) > 0 && args[0] == "healthcheck" {
-		return healthcheck(args[1:], getenv, stdout, stderr)
-	}
-	if len(args) > 0 && args[0] == "backup" {
-		return backup(args[1:], getenv, stdout, stderr)
-	}
-	if len(args) > 0 && args[0] == "restore" {
-		return restore(args[1:], getenv, stdout, stderr)
-	}
-	s, err := parseSettings(args, getenv, stderr)
+	s, err := parseSettings(args, environ, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "presenced: %v\n", err)
 		return 2
+	}
+	if s.showVersion {
+		printVersion(stdout)
+		return 0
 	}
 	log := newLogger(s, stderr)
 
@@ -62,7 +74,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	opts := node.Options{Logger: log, Registerer: reg, Gatherer: reg, Authenticator: authn, Reload: hup}
+	opts := node.Options{Logger: log, Registerer: reg, Gatherer: reg, Authenticator: authn, Reload: hup, Version: version}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -72,6 +84,21 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		return 1
 	}
 	return 0
+}
+
+func printVersion(w io.Writer) { fmt.Fprintf(w, "presenced %s\n", version) }
+
+// getenvOf is os.Getenv over environ: the value of the last entry of name.
+func getenvOf(environ []string) func(string) string {
+	return func(name string) string {
+		v := ""
+		for _, kv := range environ {
+			if k, val, ok := strings.Cut(kv, "="); ok && k == name {
+				v = val
+			}
+		}
+		return v
+	}
 }
 
 func newLogger(s *settings, w io.Writer) *slog.Logger {

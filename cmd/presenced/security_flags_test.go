@@ -29,13 +29,13 @@ http-read-header-timeout: 2s
 `), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	env := map[string]string{
+	vars := map[string]string{
 		"PRESENCE_CONFIG":         file,
 		"PRESENCE_AUTH_CACHE_TTL": "30s",
 		"PRESENCE_VISIBILITY":     "same-server",
 		"PRESENCE_REAL_IP_HEADER": "X-Forwarded-For",
 	}
-	s, err := parseSettings([]string{"--ratelimit-burst", "7"}, func(k string) string { return env[k] }, io.Discard)
+	s, err := parseSettings([]string{"--ratelimit-burst", "7"}, env(vars), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func TestSecuritySettingsInvalid(t *testing.T) {
 		{"--max-header-bytes", "10"},
 		{"--http-write-timeout", "0s"},
 	} {
-		_, err := parseSettings(args, func(string) string { return "" }, io.Discard)
+		_, err := parseSettings(args, nil, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), "--") {
 			t.Errorf("%v: %v", args, err)
 		}

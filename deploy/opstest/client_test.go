@@ -91,7 +91,8 @@ func driveStaticLoad(t *testing.T, base string, users int) {
 	}
 	tok := "token-0"
 	call(t, "GET", base+presencePath("r0", user(0))+"?consistent=true", tok, "", nil).want(t, 200, "consistent GET")
-	call(t, "GET", base+presencePath("v3", "@nobody:"+serverName), tok, "", nil).want(t, 404, "GET of a user without state")
+	// A user of another server of whom nothing was received: 404 (a local one reads offline).
+	call(t, "GET", base+presencePath("v3", "@nobody:elsewhere.test"), tok, "", nil).want(t, 404, "GET of a remote user without state")
 	call(t, "PUT", base+presencePath("v3", user(0)), tok, `{"presence":`, nil).want(t, 400, "PUT of bad JSON")
 	call(t, "PUT", base+presencePath("v3", user(1)), tok, `{"presence":"online"}`, nil).want(t, 403, "PUT for another user")
 	call(t, "POST", base+presencePath("v3", user(0)), tok, `{}`, nil).want(t, 405, "POST")

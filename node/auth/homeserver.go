@@ -117,6 +117,14 @@ func NewHomeserverAuth(cfg HomeserverAuthConfig) (*HomeserverAuth, error) {
 		Name: "presenced_auth_cache_total",
 		Help: "Token checks by how the cache answered (hit, negative_hit, miss).",
 	}, []string{"result"})
+	// Every result exists from the start, at zero, so that a rate() over
+	// one is not blind until it first happens.
+	for _, r := range []string{"accepted", "refused", "failed"} {
+		a.lookups.WithLabelValues(r)
+	}
+	for _, r := range []string{"hit", "negative_hit", "miss"} {
+		a.cache.WithLabelValues(r)
+	}
 	a.positive, _ = lru.New[[32]byte, cachedUser](cfg.CacheSize)
 	a.negative, _ = lru.New[[32]byte, time.Time](max(cfg.CacheSize/10, 1))
 	return a, nil

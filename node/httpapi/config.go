@@ -55,6 +55,11 @@ type Config struct {
 	// larger than the client API's (a bulk query of 10000 users).
 	InternalListen       string
 	InternalMaxBodyBytes int64
+
+	// MetricsListen is the address of a listener of its own for /metrics
+	// and the probes; when set, /metrics is served there only. Empty serves
+	// /metrics on the client (and internal) listener.
+	MetricsListen string
 }
 
 // The values of Config.UnknownLocalUser.
@@ -126,6 +131,10 @@ func (c *Config) Validate() []error {
 	}
 	if c.InternalListen != "" && c.InternalListen == c.Listen && !strings.HasSuffix(c.Listen, ":0") {
 		bad("--internal-listen must differ from --listen")
+	}
+	if c.MetricsListen != "" && !strings.HasSuffix(c.MetricsListen, ":0") &&
+		(c.MetricsListen == c.Listen || c.MetricsListen == c.InternalListen) {
+		bad("--metrics-listen must differ from --listen and --internal-listen")
 	}
 	if c.InternalMaxBodyBytes < 1024 {
 		bad("--internal-max-body-bytes %d: want at least 1024", c.InternalMaxBodyBytes)

@@ -56,7 +56,7 @@ func writeError(w http.ResponseWriter, err error) (status int, errcode string) {
 		secs := int64((e.RetryAfter + time.Second - 1) / time.Second)
 		w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
 		if e.Kind == apierr.KindLimitExceeded {
-			ms := e.RetryAfter.Milliseconds()
+			ms := int64((e.RetryAfter + time.Millisecond - 1) / time.Millisecond) // rounded up: waiting that long suffices
 			body.RetryAfterMS = &ms
 		}
 	}

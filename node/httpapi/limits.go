@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -12,47 +13,58 @@ import (
 // limits refuses requests whose headers exceed maxHeaderBytes (413
 // M_TOO_LARGE) and requests beyond maxInFlight concurrent ones (503 M_UNKNOWN
 // with Retry-After), so that a flood queues in no goroutine of ours and
-// holds no memory for long.
+// holds no memory for long. It counts the requests in flight (probes
+// excepted) whether or not they are capped, for the in-flight gauge.
 type limits struct {
 	maxHeaderBytes int
-	sem            chan struct{} // nil: no cap on requests in flight
+	maxInFlight    int64 // 0: no cap on requests in flight
+	inFlight       atomic.Int64
 	rejected       *prometheus.CounterVec
+	// releaseFn is l.release, bound once rather than on every request.
+	releaseFn func()
 }
 
 func newLimits(maxInFlight, maxHeaderBytes int, rejected *prometheus.CounterVec) *limits {
-	l := &limits{maxHeaderBytes: maxHeaderBytes, rejected: rejected}
-	if maxInFlight > 0 {
-		l.sem = make(chan struct{}, maxInFlight)
-	}
+	l := &limits{maxHeaderBytes: maxHeaderBytes, maxInFlight: int64(max(maxInFlight, 0)), rejected: rejected}
+	l.releaseFn = l.release
 	return l
 }
 
-// admit admits r, or returns the error to answer it with. When held is
-// true, r holds an in-flight slot, which release gives back once r is
-// answered.
-func (l *limits) admit(r *http.Request) (held bool, err error) {
+func noRelease() {}
+
+// admit admits r, or returns the error to answer it with. release must be
+// called once the request is answered.
+func (l *limits) admit(r *http.Request) (release func(), err error) {
 	if headerBytes(r) > l.maxHeaderBytes {
 		l.rejected.WithLabelValues("headers_too_large").Inc()
-		return false, apierr.Errorf(apierr.KindTooLarge, "Request headers are larger than %d bytes.", l.maxHeaderBytes)
+		return noRelease, apierr.Errorf(apierr.KindTooLarge, "Request headers are larger than %d bytes.", l.maxHeaderBytes)
 	}
-	if l.sem == nil || isProbe(r.URL.Path) {
-		return false, nil
+	if isProbe(r.URL.Path) {
+		return noRelease, nil
 	}
-	select {
-	case l.sem <- struct{}{}:
-		return true, nil
-	default:
-		l.rejected.WithLabelValues("busy").Inc()
-		return false, apierr.Unavailable("Server is busy; try again.", time.Second, nil)
+	if l.maxInFlight == 0 {
+		l.inFlight.Add(1)
+		return l.releaseFn, nil
+	}
+	// A compare-and-swap rather than add-then-undo: a request refused at
+	// the cap must never count, even for an instant, against another.
+	for {
+		n := l.inFlight.Load()
+		if n >= l.maxInFlight {
+			l.rejected.WithLabelValues("busy").Inc()
+			return noRelease, apierr.Unavailable("Server is busy; try again.", time.Second, nil)
+		}
+		if l.inFlight.CompareAndSwap(n, n+1) {
+			return l.releaseFn, nil
+		}
 	}
 }
 
-// release gives back the in-flight slot of an admitted request that held one.
-func (l *limits) release(held bool) {
-	if held {
-		<-l.sem
-	}
-}
+func (l *limits) release() { l.inFlight.Add(-1) }
+
+// InFlight is how many client API requests are being served now (probes and
+// /metrics are not counted).
+func (a *API) InFlight() int64 { return a.limits.inFlight.Load() }
 
 // isProbe reports whether path is a liveness, readiness or metrics
 // endpoint: those are exempt from the in-flight cap, so that an overloaded

@@ -36,17 +36,17 @@ func (a *API) chainWith(lim *limits, route string, h handler) http.Handler {
 		setCORS(w.Header())
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
-		held, err := lim.admit(r)
+		release, err := lim.admit(r)
 		if err != nil {
 			writeError(sw, err)
 		} else {
 			if r.Method == http.MethodOptions {
 				writeJSON(w, http.StatusOK, struct{}{})
-				lim.release(held)
+				release()
 				return
 			}
 			err = h(sw, r)
-			lim.release(held)
+			release()
 			if err != nil {
 				status, errcode := writeError(sw, err)
 				if status >= 500 {

@@ -11,7 +11,7 @@ import (
 )
 
 // ClientHandler is the handler of the client listener: the presence API,
-// the probes and /metrics. Everything a client can reach answers
+// the probes and /metrics (unless MetricsListen serves it). Everything a client can reach answers
 // application/json, with CORS headers as a homeserver sends them.
 func (a *API) ClientHandler() http.Handler {
 	r := a.newRouter()
@@ -23,8 +23,8 @@ func (a *API) ClientHandler() http.Handler {
 
 // InternalHandler is the handler of the internal listener, which serves
 // other components of a homeserver fleet rather than clients. It has the
-// same chain as the client listener and the probes; every other path is
-// M_UNRECOGNIZED.
+// same chain as the client listener, the probes and /metrics (unless
+// MetricsListen serves it); every other path is M_UNRECOGNIZED.
 func (a *API) InternalHandler() http.Handler {
 	r := a.newRouter()
 	a.probes(r)
@@ -37,6 +37,15 @@ func (a *API) InternalHandler() http.Handler {
 		r.Handle(routeFleetFederation, in("fleet_federation", a.fleetFederation)).Methods(http.MethodPost)
 		r.Handle(routeFleetMirrorSync, in("fleet_mirror_sync", a.fleetMirrorSync)).Methods(http.MethodGet)
 	}
+	return r
+}
+
+// MetricsHandler is the handler of the metrics listener (MetricsListen):
+// /metrics and the probes; every other path is M_UNRECOGNIZED.
+func (a *API) MetricsHandler() http.Handler {
+	r := a.newRouter()
+	a.probes(r)
+	a.metrics(r)
 	return r
 }
 
@@ -58,12 +67,20 @@ func (a *API) newRouter() *mux.Router {
 	return r
 }
 
-// probes adds the liveness and readiness probes and /metrics. They pass
-// through the chain (CORS, the header cap) but are not counted, and the
-// in-flight cap spares them (see isProbe).
+// probes adds the liveness and readiness probes, and /metrics unless a
+// listener of its own serves it. They pass through the chain (CORS, the
+// header cap) but are not counted, and the in-flight cap spares them (see
+// isProbe).
 func (a *API) probes(r *mux.Router) {
 	r.Handle("/healthz", a.chain("", a.healthz)).Methods(http.MethodGet, http.MethodHead)
 	r.Handle("/readyz", a.chain("", a.readyz)).Methods(http.MethodGet, http.MethodHead)
+	if a.cfg.MetricsListen == "" {
+		a.metrics(r)
+	}
+}
+
+// metrics adds /metrics, served from Deps.Gatherer (none when nil).
+func (a *API) metrics(r *mux.Router) {
 	if a.d.Gatherer != nil {
 		metrics := promhttp.HandlerFor(a.d.Gatherer, promhttp.HandlerOpts{})
 		r.Handle("/metrics", a.chain("", func(w http.ResponseWriter, r *http.Request) error {

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/net/netutil"
@@ -53,6 +54,17 @@ func (a *API) InternalListener() Listener {
 	return l
 }
 
+// MetricsListener is the listener of MetricsListen, which serves /metrics
+// and the probes: the client listener's timeouts, no connection cap (a
+// scraper and a kubelet hold few connections, and a cap shared with nobody
+// would only turn a probe away).
+func (a *API) MetricsListener() Listener {
+	l := a.ClientListener()
+	l.Addr = a.cfg.MetricsListen
+	l.MaxConnections = 0
+	return l
+}
+
 // Listen opens the listener. Past MaxConnections, new connections wait in
 // the kernel's accept queue instead of costing a goroutine and buffers each.
 func (l Listener) Listen() (net.Listener, error) {
@@ -79,4 +91,20 @@ func (l Listener) Server(h http.Handler, log *slog.Logger) *http.Server {
 		MaxHeaderBytes:    2 * l.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
+}
+
+// CountConnections makes srv count its open connections, from accept to
+// close (a hijacked connection stops counting when it is handed over), and
+// returns the count's reader. It sets srv.ConnState.
+func CountConnections(srv *http.Server) func() int64 {
+	var open atomic.Int64
+	srv.ConnState = func(_ net.Conn, s http.ConnState) {
+		switch s {
+		case http.StateNew:
+			open.Add(1)
+		case http.StateClosed, http.StateHijacked:
+			open.Add(-1)
+		}
+	}
+	return open.Load
 }

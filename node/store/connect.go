@@ -18,6 +18,14 @@ import (
 // buffers while disconnected. Connection changes are only logged: readiness
 // reads the connection's state when asked.
 func connect(cfg *Config, name string, embedded *server.Server, log *slog.Logger) (*nats.Conn, error) {
+	// An in-process connection has no URL: the client reports its default,
+	// nats://127.0.0.1:4222, where nothing may listen.
+	where := func(c *nats.Conn) string {
+		if embedded != nil {
+			return "embedded (in process)"
+		}
+		return c.ConnectedUrlRedacted()
+	}
 	opts := []nats.Option{
 		nats.Name("presenced " + name),
 		nats.MaxReconnects(-1),
@@ -34,10 +42,10 @@ func connect(cfg *Config, name string, embedded *server.Server, log *slog.Logger
 			}
 		}),
 		nats.ReconnectHandler(func(c *nats.Conn) {
-			log.Info("NATS reconnected", "server", c.ConnectedUrlRedacted())
+			log.Info("NATS reconnected", "server", where(c))
 		}),
 		nats.ConnectHandler(func(c *nats.Conn) {
-			log.Info("NATS connected", "server", c.ConnectedUrlRedacted())
+			log.Info("NATS connected", "server", where(c))
 		}),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
 			log.Warn("NATS error", "err", err)

@@ -61,6 +61,7 @@ type follower struct {
 	batch      int
 
 	caughtUp    atomic.Bool  // the replay reached the end of the stream once
+	caughtUpAt  atomic.Int64 // unix nanos (wall clock) it did
 	lastApplied atomic.Int64 // unix nanos (wall clock) of the last message applied
 	consumerAt  atomic.Int64 // unix nanos (wall clock) the current consumer was created
 	current     atomic.Int64 // unix nanos: the projection held everything the stream held at this time
@@ -254,6 +255,7 @@ func (f *follower) markCurrent(t time.Time) {
 
 func (f *follower) markCaughtUp() {
 	if f.caughtUp.CompareAndSwap(false, true) {
+		f.caughtUpAt.Store(time.Now().UnixNano())
 		attrs := []any{"applied_seq", f.proj.AppliedSeq()}
 		if l, ok := f.proj.(interface{ Len() int }); ok {
 			attrs = append([]any{"users", l.Len()}, attrs...)

@@ -75,14 +75,17 @@ func (m *lagMonitor) check(ctx context.Context) {
 	if err != nil {
 		return // staleness grows; readiness follows it
 	}
-	m.lastSeq.Store(last)
+	applied := m.f.proj.AppliedSeq()
+	// The stream's answer may predate events the follower applied since it
+	// was sent; a last sequence below the applied one would be a negative
+	// lag. The applied sequence, read after the answer, is a lower bound.
+	m.lastSeq.Store(max(last, applied))
 	if quorum {
 		m.lastOK.Store(time.Now().UnixNano())
 		m.noQuorumSince.Store(0)
 	} else {
 		m.noQuorumSince.CompareAndSwap(0, asOf.UnixNano())
 	}
-	applied := m.f.proj.AppliedSeq()
 	if m.pending.seq != 0 && applied >= m.pending.seq {
 		m.f.markCurrent(m.pending.at)
 		m.pending.seq = 0
@@ -98,6 +101,16 @@ func (m *lagMonitor) check(ctx context.Context) {
 	if time.Since(m.f.quietSince()) > m.stallAfter {
 		m.f.replaceStalled(last)
 	}
+}
+
+// replayDuration is how long the follower took from its start to the end
+// of the stream's replay (0 until then).
+func (m *lagMonitor) replayDuration() time.Duration {
+	at := m.f.caughtUpAt.Load()
+	if at == 0 {
+		return 0
+	}
+	return max(time.Unix(0, at).Sub(m.start), 0)
 }
 
 // staleness is how long ago the projection was last known to hold

@@ -230,8 +230,13 @@ func (s *Store) Behind() (bool, time.Duration) {
 // the stream held.
 func (s *Store) Staleness() time.Duration { return s.monitor.staleness() }
 
-// KnownLastSeq is the stream's last sequence as the monitor last read it.
-func (s *Store) KnownLastSeq() uint64 { return s.monitor.lastSeq.Load() }
+// StreamLastSeq is the stream's last sequence as the monitor last read it,
+// never below the Applier's sequence at that moment.
+func (s *Store) StreamLastSeq() uint64 { return s.monitor.lastSeq.Load() }
+
+// ReplayDuration is how long the start-up replay took to reach the end of
+// the stream, from Follow (0 until it has).
+func (s *Store) ReplayDuration() time.Duration { return s.monitor.replayDuration() }
 
 // ConsumerRestarts counts the times the follower recreated its consumer
 // after a failure.
