@@ -58,7 +58,7 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	fs.BoolVar(&c.fleet, "fleet", true, "run the fleet API phases (sync heartbeats, change feed fan-out); false is as -only without fleet")
 	fs.IntVar(&c.feedReaders, "feed-readers", 1000, "concurrent change-feed readers of the fan-out phase")
 	fs.IntVar(&c.feedUsers, "feed-users", 1000, "users the fan-out phase's writer writes in turn")
-	fs.Float64Var(&c.feedRate, "feed-rate", 100, "PUTs per second of the fan-out phase's writer")
+	fs.Float64Var(&c.feedRate, "feed-rate", 20, "PUTs per second of the fan-out phase's writer")
 	modes := fs.String("feed-modes", modeLongPoll+","+modeSSE, "change-feed modes of the fan-out phase: "+modeLongPoll+", "+modeSSE)
 	fs.BoolVar(&c.strict, "strict", false, "exit 1 when a target fails")
 	fs.StringVar(&c.workdir, "workdir", "", "directory for data and logs (default: a new temporary directory)")

@@ -38,8 +38,13 @@ type feedResult struct {
 	caughtUp   time.Duration
 	readerErrs int
 	firstErr   string
-	window     time.Duration // the writer's
+	// elapsed is how long the writer took (longer than its window when the
+	// node could not keep up); nodeCPU the node's CPU time meanwhile.
+	elapsed, nodeCPU time.Duration
 }
+
+// doneRate is the PUTs answered 200 per second the writer achieved.
+func (res *feedResult) doneRate() float64 { return float64(res.writes) / res.elapsed.Seconds() }
 
 // feedWrite is one PUT of the writer: its user, when it was sent and when
 // its 200 arrived (from the phase's base time; ack is -1 if it failed).
@@ -149,8 +154,19 @@ func (r *run) feedMode(ctx context.Context, f *fleetNode, mode string) (*feedRes
 		}
 		return kindPUT, err
 	}
-	res := &feedResult{mode: mode, readers: len(readers), users: c.feedUsers, rate: c.feedRate, delay: newHist(), fromSend: newHist(), window: c.duration}
+	res := &feedResult{mode: mode, readers: len(readers), users: c.feedUsers, rate: c.feedRate, delay: newHist(), fromSend: newHist()}
+	cpu0, err := f.proc.cpu()
+	if err != nil {
+		return nil, err
+	}
+	t0 := time.Now()
 	res.put = runOpen(ctx, f.addr, wconns, c.feedRate, 0, c.duration, put)
+	res.elapsed = time.Since(t0)
+	cpu1, err := f.proc.cpu()
+	if err != nil {
+		return nil, err
+	}
+	res.nodeCPU = cpu1 - cpu0
 	stoppedAt := time.Since(base)
 	writes = writes[:min(int(nextWrite.Load()), len(writes))]
 
@@ -228,18 +244,18 @@ func feedRow(res *feedResult) tableRow {
 	errs := res.readerErrs + int(res.put.kinds[kindPUT].errs) + (res.readers - res.current)
 	name := map[string]string{modeLongPoll: "long-poll", modeSSE: "SSE"}[res.mode]
 	note := fmt.Sprintf("changes delivered/s; delay from the PUT's 200 (%.0f%% seen before it, as 0); from the PUT sent p50 %s p99 %s p99.9 %s; "+
-		"%d PUTs at %.0f/s over %d users (PUT p99 %s); each reader saw %d-%d of them, %d twice; "+
-		"%d/%d readers ended with every user's last value (%.2fs after the last PUT)",
+		"%d PUTs over %d users, asked %.0f/s, done %.0f/s (PUT p99 %s, open loop); node CPU %.2fs, %.0f deliveries per CPU-second; "+
+		"each reader saw %d-%d of the PUTs, %d twice; %d/%d readers ended with every user's last value (%.2fs after the last PUT)",
 		100*float64(res.early)/float64(max(1, res.delay.n)), ms(sl.p50), ms(sl.p99), ms(sl.p999),
-		res.writes, res.put.rate(kindPUT), res.users, ms(pl.p99), res.minSeen, res.maxSeen, res.twice,
-		res.current, res.readers, res.caughtUp.Seconds())
+		res.writes, res.users, res.rate, res.doneRate(), ms(pl.p99), res.nodeCPU.Seconds(), float64(res.delay.n)/res.nodeCPU.Seconds(),
+		res.minSeen, res.maxSeen, res.twice, res.current, res.readers, res.caughtUp.Seconds())
 	if res.firstErr != "" {
 		note += "; first reader error: " + res.firstErr
 	}
 	return tableRow{
 		phase:  fmt.Sprintf("fleet feed %s x%d", name, res.readers),
 		server: "presenced",
-		rate:   strconv.FormatFloat(float64(res.delay.n)/res.window.Seconds(), 'f', 0, 64),
+		rate:   strconv.FormatFloat(float64(res.delay.n)/res.elapsed.Seconds(), 'f', 0, 64),
 		p50:    ms(l.p50), p99: ms(l.p99), p999: ms(l.p999),
 		errors: strconv.Itoa(errs),
 		note:   note,
