@@ -26,6 +26,10 @@ type config struct {
 	dendriteMax  int
 	cpuprofile   string
 	fleet        bool
+	feedReaders  int
+	feedUsers    int
+	feedRate     float64
+	feedModes    []string
 	strict       bool
 	workdir      string
 	keep         bool
@@ -51,7 +55,11 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.dendrite, "dendrite", "on", "Dendrite comparison: on (build with scripts/dendrite.sh if needed), cached (only if already built), off")
 	fs.IntVar(&c.dendriteMax, "dendrite-users", 1000, "most Dendrite accounts to register (registration is slow); Dendrite's phases use min(-users, this)")
 	fs.StringVar(&c.cpuprofile, "cpuprofile-dir", "", "write pprof CPU and allocation profiles of the node's GET, PUT and replay paths here")
-	fs.BoolVar(&c.fleet, "fleet", true, "print the fleet API rows (sync heartbeats, change feed fan-out)")
+	fs.BoolVar(&c.fleet, "fleet", true, "run the fleet API phases (sync heartbeats, change feed fan-out); false is as -only without fleet")
+	fs.IntVar(&c.feedReaders, "feed-readers", 1000, "concurrent change-feed readers of the fan-out phase")
+	fs.IntVar(&c.feedUsers, "feed-users", 1000, "users the fan-out phase's writer writes in turn")
+	fs.Float64Var(&c.feedRate, "feed-rate", 20, "PUTs per second of the fan-out phase's writer")
+	modes := fs.String("feed-modes", modeLongPoll+","+modeSSE, "change-feed modes of the fan-out phase: "+modeLongPoll+", "+modeSSE)
 	fs.BoolVar(&c.strict, "strict", false, "exit 1 when a target fails")
 	fs.StringVar(&c.workdir, "workdir", "", "directory for data and logs (default: a new temporary directory)")
 	fs.BoolVar(&c.keep, "keep", false, "keep the work directory")
@@ -70,6 +78,12 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 			}
 			c.phases = append(c.phases, p)
 		}
+	}
+	for _, m := range strings.Split(*modes, ",") {
+		if m = strings.TrimSpace(m); m != modeLongPoll && m != modeSSE {
+			return nil, fmt.Errorf("-feed-modes: unknown mode %q (want %s, %s)", m, modeLongPoll, modeSSE)
+		}
+		c.feedModes = append(c.feedModes, m)
 	}
 	for _, v := range strings.Split(*replay, ",") {
 		if v = strings.TrimSpace(v); v == "" {
@@ -95,6 +109,8 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 		return nil, fmt.Errorf("-conns, -rounds and -replay-rounds must be at least 1")
 	case c.duration < time.Second:
 		return nil, fmt.Errorf("-duration %s: want at least 1s", c.duration)
+	case c.feedReaders < 1 || c.feedUsers < 1 || c.feedRate <= 0:
+		return nil, fmt.Errorf("-feed-readers, -feed-users and -feed-rate must be positive")
 	case c.mixPut < 0 || c.mixPut > 1:
 		return nil, fmt.Errorf("-mix-put %v: want 0 to 1", c.mixPut)
 	case c.dendrite != "on" && c.dendrite != "cached" && c.dendrite != "off":
@@ -103,4 +119,6 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	return c, nil
 }
 
-func (c *config) runs(phase string) bool { return slices.Contains(c.phases, phase) }
+func (c *config) runs(phase string) bool {
+	return slices.Contains(c.phases, phase) && (phase != "fleet" || c.fleet)
+}

@@ -22,6 +22,9 @@ type httpConn struct {
 	r    *bufio.Reader
 	req  []byte
 	body []byte
+	// timeout bounds each round trip (0: 30 s); a long poll needs more
+	// than it waits.
+	timeout time.Duration
 }
 
 func newHTTPConn(addr string) *httpConn {
@@ -39,6 +42,12 @@ func (h *httpConn) close() {
 // valid until the next call.
 func (h *httpConn) get(path, token string) (int, []byte, error) {
 	h.req = appendRequest(h.req[:0], "GET", h.addr, path, token, nil)
+	return h.roundTrip()
+}
+
+// post sends a POST of body (JSON) to path.
+func (h *httpConn) post(path, token string, body []byte) (int, []byte, error) {
+	h.req = appendRequest(h.req[:0], "POST", h.addr, path, token, body)
 	return h.roundTrip()
 }
 
@@ -79,7 +88,11 @@ func (h *httpConn) roundTrip() (int, []byte, error) {
 			h.r.Reset(c)
 		}
 	}
-	_ = h.c.SetDeadline(time.Now().Add(30 * time.Second))
+	timeout := h.timeout
+	if timeout == 0 {
+		timeout = 30 * time.Second
+	}
+	_ = h.c.SetDeadline(time.Now().Add(timeout))
 	if _, err := h.c.Write(h.req); err != nil {
 		h.close()
 		return 0, nil, err

@@ -11,10 +11,11 @@ import (
 const (
 	kindGET = iota
 	kindPUT
+	kindPOST // a fleet API call
 	numKinds
 )
 
-var kindNames = [numKinds]string{"GET", "PUT"}
+var kindNames = [numKinds]string{"GET", "PUT", "POST"}
 
 // kindResult is what one kind of request did during a measured window.
 type kindResult struct {

@@ -26,8 +26,8 @@ func (r *run) tokensFile(users int) (string, []string, error) {
 
 // startPresenced starts a node on natsURL and, if wait, waits until it is
 // ready. Rate limits are off: the load comes from few addresses and users
-// update far faster than people do.
-func (r *run) startPresenced(ctx context.Context, name, natsURL string, replicas int, tokens string, wait bool) (*presencedNode, error) {
+// update far faster than people do. extra is appended to the flags.
+func (r *run) startPresenced(ctx context.Context, name, natsURL string, replicas int, tokens string, wait bool, extra ...string) (*presencedNode, error) {
 	addr, err := freeAddr()
 	if err != nil {
 		return nil, err
@@ -44,6 +44,7 @@ func (r *run) startPresenced(ctx context.Context, name, natsURL string, replicas
 		"--node-name", name, "--tokens-file", tokens, "--tokens-reload-interval", "0",
 		"--stream-replicas", fmt.Sprint(replicas), "--log-level", "warn",
 		"--ratelimit-per-second", "0", "--ratelimit-auth-failures-per-second", "0"}
+	args = append(args, extra...)
 	if n.proc, err = r.procs.start(name, r.bins.presenced, args, env...); err != nil {
 		return nil, err
 	}

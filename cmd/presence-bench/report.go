@@ -81,9 +81,9 @@ func (r *run) report() (failed bool) {
 	} else if res.projectionNote != "" {
 		fmt.Fprintf(tw, "projection 1000000\tGo bench\t\t\t\t\t\t%s\n", res.projectionNote)
 	}
-	if c.fleet && c.runs("fleet") {
-		for _, row := range r.fleetRows() {
-			fmt.Fprintf(tw, "%s\tpresenced\t\t\t\t\t\t%s: %s\n", row[0], row[1], row[2])
+	if res.fleet != nil {
+		for _, row := range res.fleet.rows {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", row.phase, row.server, row.rate, row.p50, row.p99, row.p999, row.errors, row.note)
 		}
 	}
 	tw.Flush()
@@ -142,6 +142,9 @@ func (r *run) targets() (failed bool) {
 		}
 	}
 	ts = append(ts, dropped)
+	if res.fleet != nil {
+		ts = append(ts, res.fleet.targets()...)
+	}
 
 	fmt.Fprintln(r.out)
 	tw := tabwriter.NewWriter(r.out, 0, 0, 2, ' ', 0)

@@ -22,7 +22,8 @@ type results struct {
 	replay           []replayResult
 	projection       float64 // bytes per user from the Go benchmark; 0 if not run
 	projectionNote   string
-	mu               sync.Mutex // guards profiles, written by profile fetches
+	fleet            *fleetResults // nil: not run
+	mu               sync.Mutex    // guards profiles, written by profile fetches
 	profiles         []string
 	notes            []string
 }

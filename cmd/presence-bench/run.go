@@ -87,6 +87,11 @@ func (r *run) execute(ctx context.Context) (failed bool, err error) {
 	if r.cfg.runs("projection") {
 		r.projectionBench(ctx)
 	}
+	if r.cfg.runs("fleet") {
+		if err := r.fleet(ctx); err != nil {
+			return false, fmt.Errorf("fleet: %w", err)
+		}
+	}
 	r.res.loadAfter = loadAverage()
 	return r.report(), nil
 }
