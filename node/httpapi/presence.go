@@ -8,8 +8,6 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/gorilla/mux"
-
 	"github.com/presenced/presenced/events"
 	"github.com/presenced/presenced/node/apierr"
 	"github.com/presenced/presenced/node/fleet"
@@ -24,7 +22,8 @@ func (a *API) presenceRequest(r *http.Request) (Requester, string, error) {
 	if err != nil {
 		return Requester{}, "", err
 	}
-	userID, err := url.PathUnescape(mux.Vars(r)["userId"])
+	escaped, _ := presencePathUserID(r)
+	userID, err := url.PathUnescape(escaped)
 	if err != nil {
 		return Requester{}, "", apierr.Errorf(apierr.KindInvalidParam, "User ID in the path is not validly percent-encoded.")
 	}
@@ -60,7 +59,7 @@ func (a *API) getStatus(w http.ResponseWriter, r *http.Request) error {
 		}
 		return apierr.Errorf(apierr.KindNotFound, "No presence state for this user.")
 	}
-	writeRawJSON(w, http.StatusOK, appendStatusJSON(make([]byte, 0, 128), st))
+	writeRawJSON(w, http.StatusOK, appendStatusJSON(scratch(w), st))
 	return nil
 }
 
