@@ -18,7 +18,9 @@ package projection
 //     between 3/8 and 3/4;
 //   - status messages, which not every user sets, and version-2 state
 //     (devices, remote flags), which plain PUT users never have, sit in
-//     maps by entry number, so they cost those users nothing.
+//     slices of their own, with freed slots reused. An entry's slot is kept
+//     beside the entry, in pages of slots allocated only for pages of
+//     entries where some entry has one, so plain users pay nothing for it.
 //
 // Users are never removed, so the arena and the pages only grow.
 
@@ -39,12 +41,11 @@ const (
 	maxEntries = slotMask - 1
 )
 
-// Bits of entry.meta, from the lowest: presence code (2), has a status
-// message (1), user ID length (8), store time in Unix ms (the rest).
+// Bits of entry.meta, from the lowest: presence code (2), user ID length
+// (8), store time in Unix ms (the rest).
 const (
-	metaMsg      = 1 << 2
-	metaLenShift = 3
-	metaMSShift  = 11
+	metaLenShift = 2
+	metaMSShift  = 10
 )
 
 // entry is the state of one user.
@@ -56,11 +57,10 @@ type entry struct {
 func (e *entry) activeMS() int64 { return int64(e.meta >> metaMSShift) }
 func (e *entry) idLen() int      { return int(e.meta>>metaLenShift) & 0xff }
 func (e *entry) presence() uint8 { return uint8(e.meta & 3) }
-func (e *entry) hasMsg() bool    { return e.meta&metaMsg != 0 }
 
 // setState records the time and presence of the user's latest event.
 func (e *entry) setState(ms int64, presence uint8) {
-	e.meta = uint64(max(ms, 0))<<metaMSShift | e.meta&(0xff<<metaLenShift|metaMsg) | uint64(presence&3)
+	e.meta = uint64(max(ms, 0))<<metaMSShift | e.meta&(0xff<<metaLenShift) | uint64(presence&3)
 }
 
 // table is one shard's users. It is not safe for concurrent use; the shard's
@@ -70,15 +70,20 @@ type table struct {
 	pages  [][]entry
 	n      uint32
 	chunks [][]byte
-	groups []uint32           // arena position of the ID of entry g<<groupBits
-	end    uint32             // arena position after the last ID
-	msgs   map[uint32]string  // status messages by entry number
-	exts   map[uint32]*xstate // extended state by entry number (presence code codeExt)
+	groups []uint32 // arena position of the ID of entry g<<groupBits
+	end    uint32   // arena position after the last ID
+	// refs, per page of entries, each entry's slot in msgs or exts (see
+	// ref); nil for a page none of whose entries has either.
+	refs  [][]uint32
+	msgs  []string // status messages; entries refer to them by slot
+	free  []uint32 // slots of msgs no entry refers to
+	exts  []*xstate
+	xfree []uint32 // slots of exts no entry refers to
 }
 
 func newTable(sizeHint int) *table {
 	size := max(16, (sizeHint*initLoadDen+initLoadNum-1)/initLoadNum)
-	return &table{index: make([]uint32, size), msgs: map[uint32]string{}, exts: map[uint32]*xstate{}}
+	return &table{index: make([]uint32, size)}
 }
 
 func (t *table) entry(i uint32) *entry { return &t.pages[i>>pageBits][i&(pageSize-1)] }
@@ -208,40 +213,95 @@ func (t *table) store(userID string) uint32 {
 	return pos
 }
 
-// setMsg gives entry i (e) the status message msg ("" for none).
-func (t *table) setMsg(i uint32, e *entry, msg string) {
+// ref is entry i's slot + 1 in msgs, or in exts when its presence code is
+// codeExt; 0 when it has neither. The slots of a page of entries are only
+// allocated once one of its entries needs one.
+func (t *table) ref(i uint32) uint32 {
+	if p := i >> pageBits; int(p) < len(t.refs) && t.refs[p] != nil {
+		return t.refs[p][i&(pageSize-1)]
+	}
+	return 0
+}
+
+func (t *table) setRef(i, v uint32) {
+	p := int(i >> pageBits)
+	for len(t.refs) <= p {
+		t.refs = append(t.refs, nil)
+	}
+	if t.refs[p] == nil {
+		if v == 0 {
+			return
+		}
+		t.refs[p] = make([]uint32, pageSize)
+	}
+	t.refs[p][i&(pageSize-1)] = v
+}
+
+// setMsg gives entry i the status message msg ("" for none), reusing its
+// slot or a freed one where it can. Its presence code is not codeExt.
+func (t *table) setMsg(i uint32, msg string) {
+	r := t.ref(i)
 	switch {
-	case msg != "":
-		t.msgs[i] = msg
-		e.meta |= metaMsg
-	case e.hasMsg():
-		delete(t.msgs, i)
-		e.meta &^= metaMsg
+	case msg == "" && r != 0:
+		t.msgs[r-1] = ""
+		t.free = append(t.free, r-1)
+		t.setRef(i, 0)
+	case msg == "":
+	case r != 0:
+		t.msgs[r-1] = msg
+	case len(t.free) > 0:
+		slot := t.free[len(t.free)-1]
+		t.free = t.free[:len(t.free)-1]
+		t.msgs[slot] = msg
+		t.setRef(i, slot+1)
+	default:
+		t.msgs = append(t.msgs, msg)
+		t.setRef(i, uint32(len(t.msgs)))
 	}
 }
 
 // msgOf returns the status message of entry i (e), "" for none.
 func (t *table) msgOf(i uint32, e *entry) string {
-	if !e.hasMsg() {
+	if e.presence() == codeExt {
 		return ""
 	}
-	return t.msgs[i]
+	if r := t.ref(i); r != 0 {
+		return t.msgs[r-1]
+	}
+	return ""
 }
 
 // setExt gives entry i (e) the extended state x, or none when x is nil, and
-// sets its time, presence code and (without x) status message.
+// sets its time and presence code. The code tells what the entry's ref
+// refers to, so the old referent is released before the code changes.
 func (t *table) setExt(i uint32, e *entry, ms int64, presence uint8, msg string, x *xstate) {
-	if x == nil {
-		if e.presence() == codeExt {
-			delete(t.exts, i)
+	if e.presence() == codeExt {
+		r := t.ref(i)
+		if x != nil {
+			t.exts[r-1] = x
+			e.setState(ms, codeExt)
+			return
 		}
+		t.exts[r-1] = nil
+		t.xfree = append(t.xfree, r-1)
+		t.setRef(i, 0)
+	}
+	if x == nil {
 		e.setState(ms, presence)
-		t.setMsg(i, e, msg)
+		t.setMsg(i, msg)
 		return
 	}
-	t.setMsg(i, e, "")
+	t.setMsg(i, "")
 	e.setState(ms, codeExt)
-	t.exts[i] = x
+	if n := len(t.xfree); n > 0 {
+		slot := t.xfree[n-1]
+		t.xfree = t.xfree[:n-1]
+		t.exts[slot] = x
+		t.setRef(i, slot+1)
+		return
+	}
+	t.exts = append(t.exts, x)
+	t.setRef(i, uint32(len(t.exts)))
 }
 
 // extOf returns the extended state of entry i (e), nil when it has none.
@@ -249,5 +309,5 @@ func (t *table) extOf(i uint32, e *entry) *xstate {
 	if e.presence() != codeExt {
 		return nil
 	}
-	return t.exts[i]
+	return t.exts[t.ref(i)-1]
 }
