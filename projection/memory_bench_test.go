@@ -62,7 +62,9 @@ func BenchmarkMemoryPerUser(b *testing.B) {
 	}
 	plain := func(id string) events.Event { return events.Event{V: 1, UserID: id, Presence: events.Online} }
 	msg := "in a meeting" // 12 bytes
-	withMsg := func(id string) events.Event { return events.Event{V: 1, UserID: id, Presence: events.Online, StatusMsg: &msg} }
+	withMsg := func(id string) events.Event {
+		return events.Event{V: 1, UserID: id, Presence: events.Online, StatusMsg: &msg}
+	}
 	for _, c := range []struct {
 		name string
 		opts Options
