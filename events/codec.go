@@ -31,6 +31,9 @@ func Encode(e Event) ([]byte, error) {
 	if err := e.Validate(); err != nil {
 		return nil, err
 	}
+	if b, ok := encodeFast(&e); ok {
+		return b, nil
+	}
 	return json.Marshal(e)
 }
 

@@ -2,6 +2,7 @@ package node_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -165,8 +166,17 @@ func fillStream(b *testing.B, dir string, users int, dedupeWindow time.Duration)
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := js.PublishAsync(events.Subject(events.DefaultSubjectPrefix, id), data); err != nil {
-			b.Fatal(err)
+		// On a busy machine the acknowledgements fall behind; a stalled
+		// publish waits for them and is sent again.
+		for {
+			_, err := js.PublishAsync(events.Subject(events.DefaultSubjectPrefix, id), data)
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, jetstream.ErrTooManyStalledMsgs) {
+				b.Fatal(err)
+			}
+			<-js.PublishAsyncComplete()
 		}
 		if i%50_000 == 0 {
 			<-js.PublishAsyncComplete()

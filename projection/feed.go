@@ -101,7 +101,7 @@ func (p *Projection) recordAt(ref uint32) Record {
 	s := &p.shards[ref>>slotBits]
 	s.mu.RLock()
 	i := ref & slotMask
-	r := s.t.record(i, string(s.t.id(s.t.entry(i))))
+	r := s.t.record(i, string(s.t.id(i)))
 	s.mu.RUnlock()
 	return r
 }
@@ -110,7 +110,7 @@ func (p *Projection) recordAt(ref uint32) Record {
 func (p *Projection) userAt(ref uint32) string {
 	s := &p.shards[ref>>slotBits]
 	s.mu.RLock()
-	id := string(s.t.id(s.t.entry(ref & slotMask)))
+	id := string(s.t.id(ref & slotMask))
 	s.mu.RUnlock()
 	return id
 }

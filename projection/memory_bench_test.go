@@ -9,11 +9,13 @@ import (
 	"github.com/presenced/presenced/events"
 )
 
-// BenchmarkApply measures folding one event into a projection of b.N users.
+// BenchmarkApply measures folding one event into a projection of b.N users
+// (allocs/op: the pages, arena chunks and index growth, amortized).
 func BenchmarkApply(b *testing.B) {
 	p := New(b.N)
 	ids := userIDs(b.N)
 	at := time.UnixMilli(1_700_000_000_000)
+	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		p.Apply(uint64(i+1), at, events.Event{V: 1, UserID: ids[i], Presence: events.Online})
@@ -47,7 +49,8 @@ func BenchmarkStatus(b *testing.B) {
 // (bytes/user) for 1M users with IDs like "@user1234567:example.org" and
 // no status message, the common case: plain version-1 users without
 // indexes, the same with the change feed and timer index (every user online,
-// so every user has a timer), and users with two syncing devices.
+// so every user has a timer), users with two syncing devices, and plain
+// users with a 12-byte status message each.
 func BenchmarkMemoryPerUser(b *testing.B) {
 	const users = 1_000_000
 	at := time.UnixMilli(1_700_000_000_000)
@@ -58,6 +61,10 @@ func BenchmarkMemoryPerUser(b *testing.B) {
 		}}
 	}
 	plain := func(id string) events.Event { return events.Event{V: 1, UserID: id, Presence: events.Online} }
+	msg := "in a meeting" // 12 bytes
+	withMsg := func(id string) events.Event {
+		return events.Event{V: 1, UserID: id, Presence: events.Online, StatusMsg: &msg}
+	}
 	for _, c := range []struct {
 		name string
 		opts Options
@@ -66,6 +73,7 @@ func BenchmarkMemoryPerUser(b *testing.B) {
 		{"v1", Options{}, plain},
 		{"v1-feed-timers", Options{Feed: true, Timers: true, Policy: Policy{IdleTimeout: 5 * time.Minute, OfflineTimeout: 30 * time.Minute}}, plain},
 		{"two-devices", Options{}, twoDevices},
+		{"v1-status-msg", Options{}, withMsg},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			for i := 0; i < b.N; i++ {

@@ -149,7 +149,7 @@ func (p *Projection) Apply(seq uint64, storedAt time.Time, ev events.Event) {
 	if x == nil && ev.StatusMsg != nil && *ev.StatusMsg != "" {
 		msg = strings.Clone(*ev.StatusMsg) // do not pin the decoded message
 	}
-	t.setExt(e, activeMS, encodePresence(ev.Presence), msg, x)
+	t.setExt(i, e, activeMS, encodePresence(ev.Presence), msg, x)
 	var rec Record
 	if p.timers != nil {
 		rec = t.record(i, ev.UserID)
@@ -213,7 +213,7 @@ func (p *Projection) Lookup(userID string) (Record, bool) {
 // record builds the Record of entry i, whose user ID is userID.
 func (t *table) record(i uint32, userID string) Record {
 	e := t.entry(i)
-	if x := t.extOf(e); x != nil {
+	if x := t.extOf(i, e); x != nil {
 		return Record{UserID: userID, Seq: e.seq, ActiveAt: time.UnixMilli(e.activeMS()), Presence: decodePresence(x.pres), StatusMsg: x.msg, x: x}
 	}
 	return Record{
@@ -221,7 +221,7 @@ func (t *table) record(i uint32, userID string) Record {
 		Seq:       e.seq,
 		ActiveAt:  time.UnixMilli(e.activeMS()),
 		Presence:  decodePresence(e.presence()),
-		StatusMsg: t.msgOf(e),
+		StatusMsg: t.msgOf(i, e),
 	}
 }
 
@@ -232,13 +232,15 @@ func (p *Projection) Range(fn func(Record) bool) {
 		s := &p.shards[si]
 		s.mu.RLock()
 		t := s.t
-		for i := uint32(0); i < t.n; i++ {
-			if !fn(t.record(i, string(t.id(t.entry(i))))) {
-				s.mu.RUnlock()
-				return
-			}
-		}
+		more := true
+		t.each(func(i uint32, id []byte) bool {
+			more = fn(t.record(i, string(id)))
+			return more
+		})
 		s.mu.RUnlock()
+		if !more {
+			return
+		}
 	}
 }
 

@@ -64,3 +64,32 @@ func TestTableMatchesMap(t *testing.T) {
 		t.Fatal("found a user never applied")
 	}
 }
+
+// TestApplyDoesNotAllocate: folding a plain version-1 event allocates
+// nothing for a known user and, for a new one, only the amortized growth of
+// pages, arena chunks and index (far below one allocation a call).
+func TestApplyDoesNotAllocate(t *testing.T) {
+	const users = 4096
+	p := New(2 * users)
+	ids := make([]string, 2*users)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("@user%07d:example.org", i)
+	}
+	at := time.UnixMilli(1_700_000_000_000)
+	seq := uint64(0)
+	for _, id := range ids[:users] {
+		seq++
+		p.Apply(seq, at, events.Event{V: 1, UserID: id, Presence: events.Online})
+	}
+	next := users
+	allocs := testing.AllocsPerRun(1000, func() {
+		seq++
+		p.Apply(seq, at, events.Event{V: 1, UserID: ids[seq%users], Presence: events.Unavailable})
+		seq++
+		p.Apply(seq, at, events.Event{V: 1, UserID: ids[next], Presence: events.Online})
+		next++
+	})
+	if allocs != 0 {
+		t.Fatalf("Apply allocates %v times per call", allocs)
+	}
+}

@@ -35,7 +35,8 @@ func (a *API) chainWith(lim *limits, route string, h handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		setCORS(w.Header())
 		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		sw := newStatusWriter(w)
+		defer sw.free()
 		release, err := lim.admit(r)
 		if err != nil {
 			writeError(sw, err)
@@ -110,10 +111,39 @@ func methodLabel(m string) string {
 	return "OTHER"
 }
 
-// statusWriter remembers the status code written.
+// statusWriter remembers the status code written. It also lends its
+// handler a buffer for the answer's body (scratch). Both live in a pool, as
+// the chain needs one per request: net/http forbids using a
+// ResponseWriter once its handler has returned, so the chain can reuse it.
 type statusWriter struct {
 	http.ResponseWriter
 	status int
+	buf    []byte
+}
+
+var statusWriters = sync.Pool{New: func() any { return &statusWriter{buf: make([]byte, 0, 256)} }}
+
+func newStatusWriter(w http.ResponseWriter) *statusWriter {
+	sw := statusWriters.Get().(*statusWriter)
+	sw.ResponseWriter, sw.status = w, http.StatusOK
+	return sw
+}
+
+// free returns s to the pool.
+func (s *statusWriter) free() {
+	s.ResponseWriter = nil
+	statusWriters.Put(s)
+}
+
+// scratch returns an empty buffer for an answer's body written to w: the
+// chain's, which a later request reuses once this one is answered, or a new
+// one when w is not the chain's. An answer longer than the buffer grows a
+// copy of its own.
+func scratch(w http.ResponseWriter) []byte {
+	if sw, ok := w.(*statusWriter); ok {
+		return sw.buf[:0]
+	}
+	return make([]byte, 0, 256)
 }
 
 func (s *statusWriter) WriteHeader(code int) {

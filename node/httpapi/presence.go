@@ -9,8 +9,6 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/gorilla/mux"
-
 	"github.com/presenced/presenced/events"
 	"github.com/presenced/presenced/node/apierr"
 	"github.com/presenced/presenced/node/fleet"
@@ -25,7 +23,8 @@ func (a *API) presenceRequest(r *http.Request) (Requester, string, error) {
 	if err != nil {
 		return Requester{}, "", err
 	}
-	userID, err := url.PathUnescape(mux.Vars(r)["userId"])
+	escaped, _ := presencePathUserID(r)
+	userID, err := url.PathUnescape(escaped)
 	if err != nil {
 		return Requester{}, "", apierr.Errorf(apierr.KindInvalidParam, "User ID in the path is not validly percent-encoded.")
 	}
@@ -65,7 +64,7 @@ func (a *API) getStatus(w http.ResponseWriter, r *http.Request) error {
 		}
 		return apierr.Errorf(apierr.KindNotFound, "No presence state for this user.")
 	}
-	writeRawJSON(w, http.StatusOK, appendStatusJSON(make([]byte, 0, 128), st))
+	writeRawJSON(w, http.StatusOK, appendStatusJSON(scratch(w), st))
 	return nil
 }
 
@@ -118,17 +117,30 @@ func (a *API) putStatus(w http.ResponseWriter, r *http.Request) error {
 		return apierr.Unavailable("Presence store is unavailable; try again.", time.Second, err)
 	}
 	a.d.Metrics.Publishes.WithLabelValues("ok").Inc()
-	wctx, cancel := context.WithTimeout(r.Context(), a.cfg.ApplyTimeout)
-	defer cancel()
-	if err := a.d.Stream.WaitApplied(wctx, seq); err != nil {
+	if err := a.waitApplied(r.Context(), seq); err != nil {
 		return apierr.Unavailable("The update was stored but is not yet readable on this node; try again.", time.Second, err)
 	}
 	if err := a.checkApplied(userID, seq); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, struct{}{})
+	writeRawJSON(w, http.StatusOK, emptyJSON)
 	return nil
 }
+
+// waitApplied waits, at most the apply timeout, until this node's
+// projection has applied seq. The follower often applies an event before
+// its publisher hears the acknowledgement, and then no timer is armed.
+func (a *API) waitApplied(ctx context.Context, seq uint64) error {
+	if a.d.Presence.AppliedSeq() >= seq {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, a.cfg.ApplyTimeout)
+	defer cancel()
+	return a.d.Stream.WaitApplied(ctx, seq)
+}
+
+// emptyJSON is the answer of a write: an empty object.
+var emptyJSON = []byte(`{}`)
 
 // checkApplied confirms, once the projection has applied sequence seq,
 // that the user's state is the one stored at seq (or a later one). If it is
@@ -174,6 +186,15 @@ func (a *API) putDevice(w http.ResponseWriter, r *http.Request, c projection.Put
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	if r.ContentLength > limit {
 		return nil, apierr.Errorf(apierr.KindTooLarge, "Request body is larger than %d bytes.", limit)
+	}
+	if n := r.ContentLength; n >= 0 {
+		// net/http's body reader stops at the length it announced, so the
+		// length is all there is to read, and the cap is already checked.
+		b := make([]byte, n)
+		if _, err := io.ReadFull(r.Body, b); err != nil {
+			return nil, apierr.Errorf(apierr.KindNotJSON, "Could not read the request body.")
+		}
+		return b, nil
 	}
 	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {

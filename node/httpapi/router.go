@@ -14,9 +14,17 @@ import (
 // the probes and /metrics (unless MetricsListen serves it). Everything a client can reach answers
 // application/json, with CORS headers as a homeserver sends them.
 func (a *API) ClientHandler() http.Handler {
+	get, put := a.chain("presence_get", a.getStatus), a.chain("presence_put", a.putStatus)
+	return &presenceFastPath{mux: a.clientMux(get, put), get: get, put: put}
+}
+
+// clientMux is the client listener's router with the presence handlers get
+// and put. It answers everything the fast path in front of it does not
+// (see presenceFastPath).
+func (a *API) clientMux(get, put http.Handler) *mux.Router {
 	r := a.newRouter()
-	r.MatcherFunc(matchPresencePath).Methods(http.MethodGet).Handler(a.chain("presence_get", a.getStatus)).Name("presence_get")
-	r.MatcherFunc(matchPresencePath).Methods(http.MethodPut).Handler(a.chain("presence_put", a.putStatus)).Name("presence_put")
+	r.MatcherFunc(matchPresencePath).Methods(http.MethodGet).Handler(get).Name("presence_get")
+	r.MatcherFunc(matchPresencePath).Methods(http.MethodPut).Handler(put).Name("presence_put")
 	a.probes(r)
 	return r
 }

@@ -73,8 +73,11 @@ func (p *publisher) publishWith(ctx context.Context, ev events.Event, extra ...j
 	}
 	subject := events.Subject(p.subjectPrefix, ev.UserID)
 	opts := append([]jetstream.PublishOpt{jetstream.WithMsgID(ev.RequestID), jetstream.WithExpectStream(p.stream)}, extra...)
-	ctx, cancel := context.WithTimeout(ctx, p.timeout)
-	defer cancel()
+	// The publish timeout is kept as a deadline rather than a context of
+	// its own, so that the common publish, acknowledged at the first
+	// attempt, arms one timer: its attempt's.
+	deadline := time.Now().Add(p.timeout)
+	attempt := min(2*time.Second, p.timeout)
 	backoff := 25 * time.Millisecond
 	var noLeaderSince time.Time
 	for {
@@ -84,7 +87,7 @@ func (p *publisher) publishWith(ctx context.Context, ev events.Event, extra ...j
 		if p.storeDown != nil && p.storeDown() {
 			return 0, fmt.Errorf("publish %s: %w", ev.RequestID, errStoreDown)
 		}
-		actx, acancel := context.WithTimeout(ctx, min(2*time.Second, p.timeout))
+		actx, acancel := context.WithDeadline(ctx, minTime(time.Now().Add(attempt), deadline))
 		ack, err := p.js.Publish(actx, subject, data, opts...)
 		acancel()
 		if err == nil {
@@ -102,13 +105,26 @@ func (p *publisher) publishWith(ctx context.Context, ev events.Event, extra ...j
 		} else {
 			noLeaderSince = time.Time{}
 		}
+		left := time.Until(deadline)
+		if ctx.Err() == nil && left <= 0 {
+			return 0, fmt.Errorf("publish %s: %w (last error: %v)", ev.RequestID, context.DeadlineExceeded, err)
+		}
+		wait := time.NewTimer(min(backoff, max(left, 0)))
 		select {
 		case <-ctx.Done():
+			wait.Stop()
 			return 0, fmt.Errorf("publish %s: %w (last error: %v)", ev.RequestID, ctx.Err(), err)
-		case <-time.After(backoff):
+		case <-wait.C:
 		}
 		backoff = min(backoff*2, 500*time.Millisecond)
 	}
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }
 
 // isWrongLastSequence reports whether JetStream refused a conditional
