@@ -206,14 +206,35 @@ type syncer struct {
 	d     *dendriteServer
 	token string
 	since string
+	// pending holds, per sender, the m.presence contents received but not
+	// yet matched: one /sync answer may carry several users' events, and a
+	// wait for one user must not drop another's.
+	pending map[string][]map[string]any
 }
 
 // presenceOf syncs until an m.presence event of user satisfies ok, and
-// returns its content.
+// returns its content. Events received before it, for any user, are kept
+// for later calls; the matched one and those of user before it are used up.
 func (s *syncer) presenceOf(t *testing.T, user string, ok func(map[string]any) bool) map[string]any {
 	t.Helper()
+	if s.pending == nil {
+		s.pending = map[string][]map[string]any{}
+	}
+	take := func() (map[string]any, []map[string]any) {
+		for i, content := range s.pending[user] {
+			if ok(content) {
+				s.pending[user] = s.pending[user][i+1:]
+				return content, nil
+			}
+		}
+		return nil, s.pending[user]
+	}
 	var found map[string]any
 	eventually(t, 30*time.Second, func() error {
+		if c, _ := take(); c != nil {
+			found = c
+			return nil
+		}
 		q := url.Values{"timeout": {"1000"}}
 		if s.since != "" {
 			q.Set("since", s.since)
@@ -223,20 +244,21 @@ func (s *syncer) presenceOf(t *testing.T, user string, ok func(map[string]any) b
 			return fmt.Errorf("sync: %d %v", status, m)
 		}
 		s.since, _ = m["next_batch"].(string)
-		var seen []any
 		p, _ := m["presence"].(map[string]any)
 		evs, _ := p["events"].([]any)
 		for _, e := range evs {
 			ev, _ := e.(map[string]any)
-			if ev["type"] != "m.presence" || ev["sender"] != user {
+			sender, _ := ev["sender"].(string)
+			if ev["type"] != "m.presence" || sender == "" {
 				continue
 			}
 			content, _ := ev["content"].(map[string]any)
-			seen = append(seen, content)
-			if ok(content) {
-				found = content
-				return nil
-			}
+			s.pending[sender] = append(s.pending[sender], content)
+		}
+		c, seen := take()
+		if c != nil {
+			found = c
+			return nil
 		}
 		return fmt.Errorf("no matching m.presence of %s yet (seen %v)", user, seen)
 	})
