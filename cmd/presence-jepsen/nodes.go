@@ -17,6 +17,8 @@ const serverName = "jepsen.test"
 // presenceNode is one presenced process. It reaches NATS server j through
 // proxy nats[j] only, so the nemesis can cut it off from NATS.
 type presenceNode struct {
+	// internal is the base URL of the node's internal (fleet) API.
+	internal string
 	proc *process
 	url  string   // http://127.0.0.1:port
 	nats []*proxy // nats[j]: this node's link to server j
@@ -39,13 +41,17 @@ func (t nodeTimeouts) args() []string {
 
 // startNodes starts n presence nodes on the cluster c.
 func startNodes(bin, dir string, c *natsCluster, n int, tokensFile string, t nodeTimeouts) ([]*presenceNode, error) {
-	ports, err := freePorts(n)
+	ports, err := freePorts(2 * n)
 	if err != nil {
+		return nil, err
+	}
+	secretFile := filepath.Join(dir, "internal-secret")
+	if err := os.WriteFile(secretFile, []byte(internalSecret+"\n"), 0o600); err != nil {
 		return nil, err
 	}
 	var nodes []*presenceNode
 	for i := range n {
-		pn := &presenceNode{url: fmt.Sprintf("http://127.0.0.1:%d", ports[i])}
+		pn := &presenceNode{url: fmt.Sprintf("http://127.0.0.1:%d", ports[i]), internal: fmt.Sprintf("http://127.0.0.1:%d", ports[n+i])}
 		var urls []string
 		for j := range clusterSize {
 			p, err := startProxy(fmt.Sprintf("127.0.0.1:%d", c.client[j]))
@@ -66,6 +72,9 @@ func startNodes(bin, dir string, c *natsCluster, n int, tokensFile string, t nod
 			"--data-dir", filepath.Join(dir, name),
 			"--ratelimit-per-second", "0",
 			"--log-format", "json",
+			"--internal-listen", strings.TrimPrefix(pn.internal, "http://"),
+			"--internal-secret-file", secretFile,
+			"--sync-timeout", heartbeatSyncTimeout.String(),
 		}, t.args()...)
 		pn.proc = newProcess(name, bin, filepath.Join(dir, "logs", name+".log"), args...)
 		nodes = append(nodes, pn)

@@ -32,6 +32,7 @@ func runCommand(args []string, log *slog.Logger) error {
 	loadClients := fs.Int("load-clients", 300, "concurrent clients of the load phase (0: no load phase)")
 	loadRequests := fs.Int("load-requests", 20, "requests each load client sends")
 	checkTimeout := fs.Duration("check-timeout", 2*time.Minute, "longest porcupine may search")
+	devices := fs.Int("heartbeat-devices", 10, "devices syncing through the fleet API during the schedule (0: none)")
 	faultList := fs.String("faults", strings.Join(defaultFaults(), ","), "kinds of fault the nemesis draws from")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -60,7 +61,7 @@ func runCommand(args []string, log *slog.Logger) error {
 			fmt.Println("working directory:", dir)
 		}
 	}()
-	env, err := startEnv(dir, cf.presenced, cf.users+loadUsers, cf.timeouts)
+	env, err := startEnv(dir, cf.presenced, cf.users+loadUsers+*devices, cf.timeouts)
 	if err != nil {
 		return err
 	}
@@ -76,6 +77,12 @@ func runCommand(args []string, log *slog.Logger) error {
 	wg.Go(func() { nem.run(runCtx) })
 	for c := range *clients {
 		wg.Go(func() { w.runClient(runCtx, c, uint64(cf.seed)) })
+	}
+	var hb *heartbeats
+	if *devices > 0 {
+		hb = newHeartbeats(env.nodes, h, *devices, cf.users+loadUsers, cf.timeouts.requestBound())
+		reads := newAPIClient(cf.timeouts.requestBound(), 4)
+		wg.Go(func() { hb.run(runCtx, reads) })
 	}
 	var load *loadResult
 	if *loadClients > 0 {
@@ -100,13 +107,25 @@ func runCommand(args []string, log *slog.Logger) error {
 	if err := w.finalReads(*clients, 2*time.Minute); err != nil {
 		return err
 	}
+	var flaps []string
+	if hb != nil {
+		if err := hb.waitOffline(newAPIClient(cf.timeouts.requestBound(), 4), heartbeatSyncTimeout+time.Minute); err != nil {
+			flaps = append(flaps, err.Error())
+		}
+		flaps = append(flaps, hb.flaps()...)
+	}
 	ops := h.snapshot()
 	faults := nem.events()
 	v := check(ops, *checkTimeout)
 	summary := summarize(cf.seed, ops, faults, v, w.contract, load)
+	if hb != nil {
+		syncs, samples := hb.summary()
+		summary += fmt.Sprintf("heartbeats: %d devices, %d acknowledged syncs, %d consistent reads; flaps and late offlines %d %v\n",
+			*devices, syncs, samples, len(flaps), firstFew(flaps, 5))
+	}
 	fmt.Print(summary)
 	loadOK := load == nil || (load.Contract.count() == 0 && load.Hangs.count() == 0)
-	if v.ok() && w.contract.count() == 0 && loadOK {
+	if v.ok() && w.contract.count() == 0 && loadOK && len(flaps) == 0 {
 		failed = false
 		return nil
 	}
@@ -116,6 +135,9 @@ func runCommand(args []string, log *slog.Logger) error {
 	}
 	return fmt.Errorf("violation found; history, visualization and logs in %s", report)
 }
+
+// firstFew is at most n of xs.
+func firstFew(xs []string, n int) []string { return xs[:min(n, len(xs))] }
 
 // env is a running cluster: NATS servers and presence nodes.
 type env struct {
