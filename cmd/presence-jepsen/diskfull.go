@@ -45,6 +45,24 @@ func diskFullCommand(args []string, log *slog.Logger) error {
 		return fmt.Errorf("mount a tmpfs (needs root): %v: %s", err, out)
 	}
 	defer func() { _ = exec.Command("umount", "-l", mnt).Run() }()
+	// The data dir lives on a fault-injecting loopback of the tmpfs: a full
+	// tmpfs fails its writes with ENOSPC, and the loopback can fail them
+	// with EROFS while the server holds its files open.
+	backing, faultMnt := filepath.Join(mnt, "backing"), filepath.Join(dir, "faultfs")
+	for _, d := range []string{backing, faultMnt} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
+	}
+	ffs, err := mountFaultFS(backing, faultMnt)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if ffs.unmount() != nil {
+			_ = exec.Command("umount", "-l", faultMnt).Run()
+		}
+	}()
 	tokens, err := writeTokens(dir, cf.users)
 	if err != nil {
 		return err
@@ -56,7 +74,7 @@ func diskFullCommand(args []string, log *slog.Logger) error {
 	pn := &presenceNode{url: fmt.Sprintf("http://127.0.0.1:%d", ports[0])}
 	logPath := filepath.Join(dir, "logs", "node.log")
 	pn.proc = newProcess("node", bins.presenced, logPath,
-		"--listen", fmt.Sprintf("127.0.0.1:%d", ports[0]), "--data-dir", filepath.Join(mnt, "data"),
+		"--listen", fmt.Sprintf("127.0.0.1:%d", ports[0]), "--data-dir", filepath.Join(faultMnt, "data"),
 		"--tokens-file", tokens, "--server-name", serverName, "--ratelimit-per-second", "0",
 		"--publish-timeout", cf.timeouts.publish.String(), "--apply-timeout", cf.timeouts.apply.String())
 	if err := pn.proc.start(); err != nil {
@@ -86,7 +104,7 @@ func diskFullCommand(args []string, log *slog.Logger) error {
 		}
 	}
 	for _, fault := range []string{"full", "read-only"} {
-		undo, err := injectDiskFault(fault, mnt)
+		undo, err := injectDiskFault(fault, mnt, ffs)
 		if err != nil {
 			problems = append(problems, fault+": "+err.Error())
 			continue
@@ -155,7 +173,7 @@ const faultPuts = 5
 
 // injectDiskFault fills the file system at mnt ("full") or remounts it
 // read-only ("read-only"), and returns how to undo it.
-func injectDiskFault(fault, mnt string) (func() error, error) {
+func injectDiskFault(fault, mnt string, ffs *faultFS) (func() error, error) {
 	switch fault {
 	case "full":
 		filler := filepath.Join(mnt, "filler")
@@ -172,15 +190,8 @@ func injectDiskFault(fault, mnt string) (func() error, error) {
 		_ = f.Close()
 		return func() error { return os.Remove(filler) }, nil
 	case "read-only":
-		if out, err := exec.Command("mount", "-o", "remount,ro", mnt).CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("remount read-only: %v: %s", err, out)
-		}
-		return func() error {
-			if out, err := exec.Command("mount", "-o", "remount,rw", mnt).CombinedOutput(); err != nil {
-				return fmt.Errorf("remount read-write: %v: %s", err, out)
-			}
-			return nil
-		}, nil
+		ffs.readOnly.Store(true)
+		return func() error { ffs.readOnly.Store(false); return nil }, nil
 	}
 	return nil, errors.New("unknown disk fault " + fault)
 }

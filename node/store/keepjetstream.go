@@ -2,6 +2,7 @@ package store
 
 import (
 	"log/slog"
+	"os"
 	"syscall"
 	"time"
 
@@ -49,7 +50,7 @@ func (e *embeddedServer) keepJetStream(storeDir string, log *slog.Logger) {
 				"dir", storeDir)
 			failing = true
 		}
-		if free, err := freeBytes(storeDir); err != nil || free < minFreeBytes || time.Since(lastRestart) < 5*time.Second {
+		if free, err := freeBytes(storeDir); err != nil || free < minFreeBytes || !writable(storeDir) || time.Since(lastRestart) < 5*time.Second {
 			continue
 		}
 		lastRestart = time.Now()
@@ -60,10 +61,26 @@ func (e *embeddedServer) keepJetStream(storeDir string, log *slog.Logger) {
 		e.storeFailed.Store(0)
 		if err := e.EnableJetStream(&server.JetStreamConfig{StoreDir: storeDir}); err != nil {
 			log.Warn("could not start JetStream again; retrying", "err", err)
+			if e.JetStreamEnabled() {
+				e.ShutdownJetStream()
+			}
+			e.storeFailed.Store(time.Now().UnixNano()) // still failing: try again
 			continue
 		}
 		log.Info("JetStream started again on the data directory", "dir", storeDir)
 	}
+}
+
+// writable reports whether a file can be created in dir now (a read-only
+// disk has room but takes no writes).
+func writable(dir string) bool {
+	f, err := os.CreateTemp(dir, ".presenced-write-check-*")
+	if err != nil {
+		return false
+	}
+	name := f.Name()
+	_ = f.Close()
+	return os.Remove(name) == nil
 }
 
 // freeBytes is the space available to unprivileged writers under dir.
