@@ -84,12 +84,12 @@ func TestMetricsBuildInfoAndZeroSeries(t *testing.T) {
 	n := nodetest.StartNode(t, withVersion("1.2.3-test"))
 	want := map[string]float64{
 		fmt.Sprintf(`presenced_build_info{goversion=%q,version="1.2.3-test"}`, runtime.Version()): 1,
-		`presenced_publish_total{result="ok"}`:                                                   0,
-		`presenced_publish_total{result="error"}`:                                                0,
-		`presenced_mirror_syncs_total{result="recorded"}`:                                        0,
-		`presenced_mirror_syncs_total{result="unauthenticated"}`:                                 0,
-		`presenced_federation_items_total{result="accepted"}`:                                    0,
-		`presenced_federation_items_total{result="rejected"}`:                                    0,
+		`presenced_publish_total{result="ok"}`:                                                    0,
+		`presenced_publish_total{result="error"}`:                                                 0,
+		`presenced_mirror_syncs_total{result="recorded"}`:                                         0,
+		`presenced_mirror_syncs_total{result="unauthenticated"}`:                                  0,
+		`presenced_federation_items_total{result="accepted"}`:                                     0,
+		`presenced_federation_items_total{result="rejected"}`:                                     0,
 	}
 	for _, r := range []string{"busy", "headers_too_large", "put_rate", "auth_failures"} {
 		want[fmt.Sprintf(`presenced_rejected_requests_total{reason=%q}`, r)] = 0

@@ -19,9 +19,9 @@ const serverName = "jepsen.test"
 type presenceNode struct {
 	// internal is the base URL of the node's internal (fleet) API.
 	internal string
-	proc *process
-	url  string   // http://127.0.0.1:port
-	nats []*proxy // nats[j]: this node's link to server j
+	proc     *process
+	url      string   // http://127.0.0.1:port
+	nats     []*proxy // nats[j]: this node's link to server j
 }
 
 // nodeTimeouts are the presenced timeouts the harness configures, and from
