@@ -2,8 +2,6 @@ package fleet
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"time"
 
 	"github.com/presenced/presenced/events"
@@ -73,23 +71,16 @@ func NeedsDevices(rec projection.Record, ok bool, deviceID string) bool {
 	return deviceID != "" || (ok && (rec.Extended() || rec.Remote()))
 }
 
-// bind fills in what every stored event carries besides its state.
+// bind fills in what every stored event carries besides its state. The
+// request ID (and Nats-Msg-Id) is left to the store, which gives each
+// publish its own; a command recomputed after a conflict is a new event.
 func (s *Service) bind(cmd Command) Command {
 	return func(rec projection.Record, ok bool, now time.Time) (events.Event, bool) {
 		ev, publish := cmd(rec, ok, now)
 		if publish {
 			ev.V = events.SchemaVersion
 			ev.Origin = s.origin
-			ev.RequestID = NewRequestID()
 		}
 		return ev, publish
 	}
-}
-
-// NewRequestID returns a random identifier for an event and its publish
-// (its Nats-Msg-Id, which makes a retried publish idempotent).
-func NewRequestID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }

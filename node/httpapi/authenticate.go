@@ -17,17 +17,22 @@ const maxTokenBytes = 4096
 // access_token query parameter.
 func accessToken(r *http.Request) (string, bool) {
 	if h := r.Header.Get("Authorization"); h != "" {
-		scheme, tok, ok := strings.Cut(h, " ")
-		if ok && strings.EqualFold(scheme, "Bearer") {
-			tok = strings.TrimSpace(tok)
-			return tok, tok != ""
-		}
-		return "", false
+		return bearer(h)
 	}
 	if tok := r.URL.Query().Get("access_token"); tok != "" {
 		return tok, true
 	}
 	return "", false
+}
+
+// bearer is the token of an "Authorization: Bearer <token>" header value.
+func bearer(h string) (string, bool) {
+	scheme, tok, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	tok = strings.TrimSpace(tok)
+	return tok, tok != ""
 }
 
 // requester authenticates r, once, under the per-address limit on failures:

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"net/http"
 
 	"github.com/presenced/presenced/node/apierr"
@@ -24,20 +25,12 @@ func (a *API) decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
 	}
 	if err := json.Unmarshal(body, v); err != nil {
 		var te *json.UnmarshalTypeError
-		if ok := asTypeError(err, &te); ok && te.Field != "" {
+		if errors.As(err, &te) && te.Field != "" {
 			return apierr.Errorf(apierr.KindBadJSON, "Key %q has the wrong type.", te.Field)
 		}
 		return apierr.Errorf(apierr.KindBadJSON, "Content does not have the expected shape.")
 	}
 	return nil
-}
-
-func asTypeError(err error, te **json.UnmarshalTypeError) bool {
-	t, ok := err.(*json.UnmarshalTypeError)
-	if ok {
-		*te = t
-	}
-	return ok
 }
 
 // requireString returns *s, refusing a missing or empty value of key.

@@ -23,20 +23,11 @@ const (
 	routeFleetMirrorSync = "/_presence/v1/mirror/sync"
 )
 
-// internalSecret refuses a request that does not carry the shared secret.
+// internalSecret refuses a request that does not carry the shared secret
+// in its Authorization header (the internal API takes none in the query).
 func (a *API) internalSecret(r *http.Request) error {
-	tok, _ := bearerToken(r)
+	tok, _ := bearer(r.Header.Get("Authorization"))
 	return a.f.Secret.Check(tok)
-}
-
-// bearerToken is the token of an "Authorization: Bearer" header only (the
-// internal API takes no token in the query string).
-func bearerToken(r *http.Request) (string, bool) {
-	h := r.Header.Get("Authorization")
-	if len(h) > 7 && (h[:7] == "Bearer " || h[:7] == "bearer ") {
-		return h[7:], true
-	}
-	return "", false
 }
 
 // localUser validates a user ID of a fleet command: well formed and of this
@@ -66,6 +57,20 @@ func parseSetPresence(s *string) (events.Presence, error) {
 // holdOf clamps a sync's long-poll timeout to what an event may record.
 func holdOf(ms int64) int64 { return min(max(ms, 0), events.MaxHoldMS) }
 
+// localDevice validates the user and device of a sync or activity: both
+// present and not empty, the user one of this server's.
+func (a *API) localDevice(userID, deviceID *string) (string, string, error) {
+	u, err := requireString(userID, "user_id")
+	if err != nil {
+		return "", "", err
+	}
+	d, err := requireString(deviceID, "device_id")
+	if err != nil {
+		return "", "", err
+	}
+	return u, d, a.localUser(u)
+}
+
 // storeFailed is the answer to a command the store did not take.
 func storeFailed(err error) error {
 	return apierr.Unavailable("Presence store is unavailable; try again.", time.Second, err)
@@ -85,15 +90,8 @@ func (a *API) fleetSync(w http.ResponseWriter, r *http.Request) error {
 	if err := a.decodeBody(w, r, &body); err != nil {
 		return err
 	}
-	userID, err := requireString(body.UserID, "user_id")
+	userID, deviceID, err := a.localDevice(body.UserID, body.DeviceID)
 	if err != nil {
-		return err
-	}
-	deviceID, err := requireString(body.DeviceID, "device_id")
-	if err != nil {
-		return err
-	}
-	if err := a.localUser(userID); err != nil {
 		return err
 	}
 	set, err := parseSetPresence(body.SetPresence)
@@ -139,15 +137,8 @@ func (a *API) fleetActive(w http.ResponseWriter, r *http.Request) error {
 	if err := a.decodeBody(w, r, &body); err != nil {
 		return err
 	}
-	userID, err := requireString(body.UserID, "user_id")
+	userID, deviceID, err := a.localDevice(body.UserID, body.DeviceID)
 	if err != nil {
-		return err
-	}
-	deviceID, err := requireString(body.DeviceID, "device_id")
-	if err != nil {
-		return err
-	}
-	if err := a.localUser(userID); err != nil {
 		return err
 	}
 	if err := a.requireServing(); err != nil {
