@@ -26,7 +26,7 @@ PROJECT=presenced-e2e-$$
 TAG=e2e-$$
 export PRESENCED_IMAGE=presenced:$TAG NATS_IMAGE=presenced-nats:$TAG NATS_LOCAL_IMAGE=presenced-nats:$TAG
 # Empty host ports: Docker picks free ones, read back with "compose port".
-export PRESENCE_1_PORT= PRESENCE_2_PORT= PRESENCE_3_PORT= PRESENCE_BIND=127.0.0.1
+export PRESENCED_1_PORT= PRESENCED_2_PORT= PRESENCED_3_PORT= PRESENCED_BIND=127.0.0.1
 
 cleanup() {
 	rc=$?
