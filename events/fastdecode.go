@@ -7,11 +7,11 @@ package events
 // non-ASCII text, nested values, duplicate keys, odd whitespace) returns
 // ok=false, and the caller falls back to encoding/json, which defines the
 // codec's behaviour; FuzzDecodeFast checks that the two agree.
-func decodeFast(data []byte) (e Event, ok bool) {
-	// One copy of the whole message; every string field is a slice of it.
-	// A reader that keeps a field beyond the event's life (a status message,
-	// say) should clone it rather than pin the whole message.
-	text := string(data)
+//
+// text holds the same bytes as data, as a string: every string field is a
+// slice of it, so a reader that keeps a field beyond the event's life (a
+// status message, say) should clone it rather than pin the whole message.
+func decodeFast(data []byte, text string) (e Event, ok bool) {
 	i := skipSpace(data, 0)
 	if i >= len(data) || data[i] != '{' {
 		return Event{}, false

@@ -23,7 +23,14 @@ func FuzzDecodeFast(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		fast, ok := decodeFast(data)
+		// DecodeOwned (which aliases data) and Decode (which copies it)
+		// agree on every input.
+		want, wantErr := Decode(data)
+		got, gotErr := DecodeOwned(append([]byte(nil), data...))
+		if (wantErr == nil) != (gotErr == nil) || !reflect.DeepEqual(want, got) {
+			t.Fatalf("decode %q: Decode %+v, %v; DecodeOwned %+v, %v", data, want, wantErr, got, gotErr)
+		}
+		fast, ok := decodeFast(data, string(data))
 		if !ok {
 			return
 		}
@@ -49,7 +56,7 @@ func TestDecodeFastTakesCommonEvents(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, ok := decodeFast(data)
+		got, ok := decodeFast(data, string(data))
 		if !ok || !reflect.DeepEqual(got, e) {
 			t.Fatalf("decodeFast(%s) = %+v, %v; want %+v", data, got, ok, e)
 		}

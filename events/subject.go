@@ -44,15 +44,23 @@ func SubjectFilter(prefix string) string { return prefix + ".>" }
 // SubjectMatches reports whether subject is the subject of userID's events
 // under prefix. Readers use it to refuse an event published on another
 // user's subject, which would otherwise change the wrong user's state.
+//
+// Every message of a replay goes through it, so it allocates nothing: the
+// ID is encoded into a buffer on the stack, the prefix compared in place.
 func SubjectMatches(prefix, subject, userID string) bool {
-	tok, ok := strings.CutPrefix(subject, prefix+".")
-	if !ok || len(tok) != tokenEncoding.EncodedLen(len(userID)) {
+	if len(subject) <= len(prefix) || subject[len(prefix)] != '.' || subject[:len(prefix)] != prefix {
 		return false
 	}
-	var buf [344]byte // base64 of a 255-byte user ID
-	if len(tok) > len(buf) {
+	tok := subject[len(prefix)+1:]
+	if len(tok) != tokenEncoding.EncodedLen(len(userID)) {
 		return false
 	}
-	tokenEncoding.Encode(buf[:len(tok)], []byte(userID))
+	var id [MaxUserIDLength]byte
+	var buf [(MaxUserIDLength*4 + 2) / 3]byte // base64 of the longest user ID
+	if len(userID) > len(id) {
+		return false
+	}
+	n := copy(id[:], userID)
+	tokenEncoding.Encode(buf[:len(tok)], id[:n])
 	return string(buf[:len(tok)]) == tok
 }

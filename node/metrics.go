@@ -140,6 +140,16 @@ func (n *Node) stateMetrics() []prometheus.Collector {
 			Help: "Events skipped because they could not be decoded.",
 		}, func() float64 { _, m := n.proj.Counters(); return float64(m) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name:        "presenced_publish_confirmations_total",
+			Help:        "PUT events confirmed stored, by how: echo (delivered back to this node) or ack (the stream's acknowledgement, asked for when the echo is late).",
+			ConstLabels: prometheus.Labels{"by": "echo"},
+		}, func() float64 { e, _ := n.store.PublishConfirmations(); return float64(e) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name:        "presenced_publish_confirmations_total",
+			Help:        "PUT events confirmed stored, by how: echo (delivered back to this node) or ack (the stream's acknowledgement, asked for when the echo is late).",
+			ConstLabels: prometheus.Labels{"by": "ack"},
+		}, func() float64 { _, a := n.store.PublishConfirmations(); return float64(a) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "presenced_consumer_restarts_total",
 			Help: "Times the stream consumer was recreated after a failure.",
 		}, func() float64 { return float64(n.store.ConsumerRestarts()) }),

@@ -29,6 +29,9 @@ type kindResult struct {
 type loadResult struct {
 	kinds  [numKinds]kindResult
 	window time.Duration
+	// cpu is the CPU each serving process and the load tool used per
+	// request, when measured.
+	cpu cpuUse
 }
 
 func (r *loadResult) rate(kind int) float64 { return float64(r.kinds[kind].n) / r.window.Seconds() }

@@ -37,17 +37,20 @@ func (r *run) singleNode(ctx context.Context) error {
 		return err
 	}
 	ours := newService("presenced", node.addr, n, tokens, tokens[0])
+	ours.procs = []*proc{node.proc, ns.proc}
 
-	getAddr, err := r.startBaseline(ctx, "bareget", r.bins.bareget, presencePath(0), "-users", strconv.Itoa(n))
+	getProc, err := r.startBaseline(ctx, "bareget", r.bins.bareget, presencePath(0), "-users", strconv.Itoa(n))
 	if err != nil {
 		return err
 	}
-	bareGet := newService("bare", getAddr, n, tokens, tokens[0])
-	putAddr, err := r.startBaseline(ctx, "bareput", r.bins.bareput, "/readyz", "-nats-url", ns.url)
+	bareGet := newService("bare", getProc.addr, n, tokens, tokens[0])
+	bareGet.procs = []*proc{getProc.proc}
+	putProc, err := r.startBaseline(ctx, "bareput", r.bins.bareput, "/readyz", "-nats-url", ns.url)
 	if err != nil {
 		return err
 	}
-	barePut := newService("bare", putAddr, n, tokens, tokens[0])
+	barePut := newService("bare", putProc.addr, n, tokens, tokens[0])
+	barePut.procs = []*proc{putProc.proc, ns.proc}
 
 	var den *service
 	if r.cfg.dendrite != "off" {
@@ -74,7 +77,9 @@ func (r *run) singleNode(ctx context.Context) error {
 		for round := range c.rounds {
 			for _, s := range []*service{ours, bareGet, den} {
 				if s != nil {
+					m := startCPU(s.procs...)
 					res := runClosed(ctx, s.addr, c.conns, c.warmup, c.duration, getOp(s))
+					res.cpu = m.stop(res.total())
 					r.res.get[s.name] = append(r.res.get[s.name], res)
 					r.logLoad(fmt.Sprintf("GET round %d %s", round+1, s.name), &res)
 				}
@@ -84,7 +89,9 @@ func (r *run) singleNode(ctx context.Context) error {
 	if c.runs("put") {
 		for round := range c.rounds {
 			for _, s := range []*service{ours, barePut} {
+				m := startCPU(s.procs...)
 				res := runClosed(ctx, s.addr, c.conns, c.warmup, c.duration, putOp(s, c.conns))
+				res.cpu = m.stop(res.total())
 				r.res.put[s.name] = append(r.res.put[s.name], res)
 				r.logLoad(fmt.Sprintf("PUT round %d %s", round+1, s.name), &res)
 			}
@@ -98,7 +105,9 @@ func (r *run) singleNode(ctx context.Context) error {
 	}
 	if c.runs("mix") {
 		for round := range c.rounds {
+			m := startCPU(ours.procs...)
 			res := runClosed(ctx, ours.addr, c.conns, c.warmup, c.duration, mixOp(ours, c.conns, c.mixPut))
+			res.cpu = m.stop(res.total())
 			r.res.mix = append(r.res.mix, res)
 			r.logLoad(fmt.Sprintf("mix round %d presenced", round+1), &res)
 		}
@@ -127,19 +136,25 @@ func (r *run) singleNode(ctx context.Context) error {
 	return ctx.Err()
 }
 
+// baseline is a running baseline program and the address it serves.
+type baseline struct {
+	addr string
+	proc *proc
+}
+
 // startBaseline starts a baseline program on a free address and waits for
 // path to answer 200.
-func (r *run) startBaseline(ctx context.Context, name, bin, path string, args ...string) (string, error) {
+func (r *run) startBaseline(ctx context.Context, name, bin, path string, args ...string) (baseline, error) {
 	addr, err := freeAddr()
 	if err != nil {
-		return "", err
+		return baseline{}, err
 	}
 	p, err := r.procs.start(name, bin, append([]string{"-listen", addr}, args...))
 	if err != nil {
-		return "", err
+		return baseline{}, err
 	}
 	_, err = p.waitHTTP(ctx, "http://"+addr+path, time.Minute)
-	return addr, err
+	return baseline{addr: addr, proc: p}, err
 }
 
 // dendriteInitialPresence sets every Dendrite account online once and
@@ -186,6 +201,9 @@ func (r *run) logLoad(what string, res *loadResult) {
 			msg += " (first: " + kr.firstErr + ")"
 		}
 		r.logf("%s", msg)
+	}
+	if s := res.cpu.String(); s != "" {
+		r.logf("%s %s", what, s)
 	}
 }
 

@@ -34,6 +34,9 @@ type service struct {
 	lastMsg []string
 	// lastAt is when each user's last PUT was answered.
 	lastAt []time.Time
+	// procs are the processes that serve it (itself, its nats-server),
+	// whose CPU time a load measures; empty when not started here.
+	procs []*proc
 }
 
 func newService(name, addr string, users int, tokens []string, getToken string) *service {

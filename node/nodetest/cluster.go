@@ -3,9 +3,12 @@ package nodetest
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/url"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -82,22 +85,51 @@ func StartCluster(t testing.TB) *Cluster {
 }
 
 // freePorts returns n TCP ports on loopback that were free a moment ago.
+// They are drawn below the kernel's ephemeral range when it can be read:
+// a port the kernel handed out for listening on :0 is also where it puts
+// the source ports of outgoing connections, so in a busy test binary
+// another test's connection can take it before the server listens.
 func freePorts(t testing.TB, n int) []int {
 	t.Helper()
 	ports := make([]int, 0, n)
 	var lns []net.Listener
+	defer func() {
+		for _, ln := range lns {
+			_ = ln.Close()
+		}
+	}()
+	low := ephemeralLow()
 	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
+		var ln net.Listener
+		for try := 0; ln == nil && low > 20000 && try < 50; try++ {
+			port := 10000 + rand.IntN(low-10000)
+			ln, _ = net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		}
+		if ln == nil {
+			var err error
+			if ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+				t.Fatal(err)
+			}
 		}
 		lns = append(lns, ln)
 		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
 	}
-	for _, ln := range lns {
-		_ = ln.Close()
-	}
 	return ports
+}
+
+// ephemeralLow is the first port of the kernel's ephemeral range (Linux),
+// 0 when unknown.
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) != 2 {
+		return 0
+	}
+	low, _ := strconv.Atoi(f[0])
+	return low
 }
 
 func (c *Cluster) start(i int) error {

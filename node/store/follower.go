@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/presenced/presenced/events"
@@ -53,7 +55,9 @@ type follower struct {
 	barrier string
 	proj    Applier
 	waiter  *Waiter
-	log     *slog.Logger
+	// echoes, when set, is told of every event applied (publishEcho).
+	echoes *echoes
+	log    *slog.Logger
 
 	// pullExpiry is short so that a pull that its dead server will never
 	// answer is noticed within seconds, not after the default 30 s.
@@ -160,64 +164,91 @@ func (f *follower) consume(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("create consumer: %w", err)
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(f.batch), jetstream.PullExpiry(f.pullExpiry))
-	if err != nil {
-		return fmt.Errorf("consume: %w", err)
-	}
 	// A kick that arrived before this consumer existed was about another.
 	select {
 	case <-f.kicks:
 	default:
 	}
-	f.consumerAt.Store(time.Now().UnixNano())
-	var kicked atomic.Bool
-	stopCtx := context.AfterFunc(ctx, it.Stop)
-	stopKick := make(chan struct{})
-	kickDone := make(chan struct{})
-	go func() {
-		defer close(kickDone)
+	// The consumer calls back on its subscription's goroutine, one message
+	// at a time: cheaper per message than an iterator (no timer armed and
+	// no channel crossed per message), which a replay of millions of users
+	// feels. The ordered consumer recreates itself after missed heartbeats
+	// or a gap; any other error ends this consumer and run makes a new one.
+	failed := make(chan error, 1)
+	var mu sync.Mutex // held while a message is applied; stopped is set under it
+	stopped := false
+	handle := func(msg jetstream.Msg) {
+		mu.Lock()
+		defer mu.Unlock()
+		if stopped {
+			return
+		}
+		f.handle(msg)
+	}
+	onErr := func(_ jetstream.ConsumeContext, err error) {
+		if ignorableConsumeError(err) {
+			return
+		}
 		select {
-		case <-f.kicks:
-			kicked.Store(true)
-			it.Stop()
-		case <-stopKick:
+		case failed <- err:
+		default:
 		}
-	}()
+	}
+	consumer, err := cons.Consume(handle, jetstream.PullMaxMessages(f.batch), jetstream.PullExpiry(f.pullExpiry),
+		jetstream.ConsumeErrHandler(onErr))
+	if err != nil {
+		return fmt.Errorf("consume: %w", err)
+	}
 	defer func() {
-		stopCtx()
-		close(stopKick)
-		<-kickDone
-		it.Stop()
+		consumer.Stop()
+		mu.Lock()
+		stopped = true
+		mu.Unlock()
 	}()
-	for {
-		msg, err := it.Next()
-		if err != nil {
-			switch {
-			case ctx.Err() != nil:
-				return ctx.Err()
-			case kicked.Load():
-				return errStalled
-			}
-			return err
-		}
-		md, err := msg.Metadata()
-		if err != nil {
-			f.log.Warn("message without JetStream metadata", "err", err)
-			continue
-		}
-		seq := md.Sequence.Stream
-		if err := f.apply(seq, md.Timestamp, msg.Subject(), msg.Data()); err != nil {
-			f.log.Warn("skipped event", "seq", seq, "subject", msg.Subject(), "err", err)
-		}
-		f.waiter.Advance(f.proj.AppliedSeq())
-		now := time.Now()
-		f.lastApplied.Store(now.UnixNano())
-		if md.NumPending == 0 {
-			// The server counted nothing after this message when it sent it,
-			// a moment ago.
-			f.markCurrent(now)
-			f.markCaughtUp()
-		}
+	f.consumerAt.Store(time.Now().UnixNano())
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-f.kicks:
+		return errStalled
+	case err := <-failed:
+		return err
+	case <-consumer.Closed():
+		return errConsumerClosed
+	}
+}
+
+// errConsumerClosed ends a consumer that the client library closed (the
+// connection closed, or the consumer could not be recreated).
+var errConsumerClosed = errors.New("consumer closed")
+
+// ignorableConsumeError reports the errors after which the ordered
+// consumer goes on by itself (it recreates its server-side consumer after
+// missed heartbeats, a sequence gap, a deleted consumer or a reconnect).
+func ignorableConsumeError(err error) bool {
+	return errors.Is(err, jetstream.ErrNoHeartbeat) ||
+		errors.Is(err, jetstream.ErrConsumerDeleted) ||
+		errors.Is(err, nats.ErrNoResponders)
+}
+
+// handle applies one delivered message and records the follower's progress.
+func (f *follower) handle(msg jetstream.Msg) {
+	d, ok := parseAckReply(msg.Reply())
+	if !ok {
+		f.log.Warn("message without JetStream metadata", "reply", msg.Reply())
+		return
+	}
+	if err := f.apply(d.streamSeq, d.storedAt, msg.Subject(), msg.Data()); err != nil {
+		f.log.Warn("skipped event", "seq", d.streamSeq, "subject", msg.Subject(), "err", err)
+	}
+	f.waiter.Advance(f.proj.AppliedSeq())
+	now := time.Now()
+	f.lastApplied.Store(now.UnixNano())
+	if d.pending == 0 {
+		// The server counted nothing after this message when it sent it,
+		// a moment ago.
+		f.markCurrent(now)
+		f.markCaughtUp()
 	}
 }
 
@@ -229,7 +260,7 @@ func (f *follower) apply(seq uint64, storedAt time.Time, subject string, data []
 		f.proj.Pass(seq)
 		return nil
 	}
-	ev, err := events.Decode(data)
+	ev, err := events.DecodeOwned(data)
 	if err == nil && !events.SubjectMatches(f.prefix, subject, ev.UserID) {
 		err = fmt.Errorf("%w: an event of %s on subject %s", events.ErrMalformed, ev.UserID, subject)
 	}
@@ -238,6 +269,9 @@ func (f *follower) apply(seq uint64, storedAt time.Time, subject string, data []
 		return err
 	}
 	f.proj.Apply(seq, storedAt, ev)
+	if f.echoes != nil {
+		f.echoes.seen(ev.RequestID, seq)
+	}
 	return nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -44,6 +45,83 @@ type publisher struct {
 	// storeDown, when set, reports that the stream has not answered for a
 	// while (no quorum, no leader): publishing then fails at once.
 	storeDown func() bool
+	// echoes, when set, tells publishEcho which events the follower has
+	// applied; echoing reports whether the follower is following (caught
+	// up), so that an echo can be expected soon.
+	echoes  *echoes
+	echoing func() bool
+	// echoed and acked count the publishes of publishEcho confirmed by
+	// their echo and by an acknowledgement.
+	echoed, acked atomic.Uint64
+}
+
+// echoWait is how long publishEcho waits for its event to come back through
+// the follower before it asks the stream for an acknowledgement instead. It
+// is far above the time an event takes to come back on a loaded node (a
+// few milliseconds), so the acknowledgement is only asked for when
+// something is wrong: the publish was lost (no stream leader, the
+// connection dropped) or the follower is stuck.
+const echoWait = 250 * time.Millisecond
+
+// publishEcho stores ev like publish and returns once the stream has
+// stored it and this node's follower has applied it, which a PUT waits for
+// anyway (read your writes). The event is published without asking for an
+// acknowledgement: the follower's delivery of it is the proof that it is
+// stored (see echoes). If it does not come back within echoWait, the
+// event is published again with the same Nats-Msg-Id, this time asking for
+// the acknowledgement (the stream's dedupe window turns it into a
+// duplicate acknowledgement if the first one was stored), with publish's
+// retries and errors. Either way, the sequence returned is the event's.
+func (p *publisher) publishEcho(ctx context.Context, ev events.Event) (uint64, error) {
+	if p.echoes == nil || p.echoing == nil || !p.echoing() {
+		return p.publishWith(ctx, ev)
+	}
+	if p.nc != nil && !p.nc.IsConnected() {
+		return 0, fmt.Errorf("publish %s: %w", ev.RequestID, ErrNotConnected)
+	}
+	if p.storeDown != nil && p.storeDown() {
+		return 0, fmt.Errorf("publish %s: %w", ev.RequestID, errStoreDown)
+	}
+	if ev.RequestID == "" {
+		ev.RequestID = newRequestID()
+	}
+	data, err := events.Encode(ev)
+	if err != nil {
+		return 0, err
+	}
+	msg := &nats.Msg{
+		Subject: events.Subject(p.subjectPrefix, ev.UserID),
+		Data:    data,
+		Header:  nats.Header{jetstream.MsgIDHeader: []string{ev.RequestID}, jetstream.ExpectedStreamHeader: []string{p.stream}},
+	}
+	echo := p.echoes.expect(ev.RequestID)
+	defer p.echoes.forget(ev.RequestID)
+	if err := p.nc.PublishMsg(msg); err == nil {
+		wait := time.NewTimer(echoWait)
+		select {
+		case seq := <-echo:
+			wait.Stop()
+			p.echoed.Add(1)
+			return seq, nil
+		case <-ctx.Done():
+			wait.Stop()
+			return 0, fmt.Errorf("publish %s: %w", ev.RequestID, ctx.Err())
+		case <-wait.C:
+		}
+	}
+	seq, err := p.publishWith(ctx, ev)
+	if err != nil {
+		// The echo may still have come in the meantime.
+		select {
+		case seq := <-echo:
+			p.echoed.Add(1)
+			return seq, nil
+		default:
+		}
+		return 0, err
+	}
+	p.acked.Add(1)
+	return seq, nil
 }
 
 // publish stores ev and returns its stream sequence once JetStream has

@@ -101,7 +101,8 @@ func Open(ctx context.Context, cfg Config, o Options) (_ *Store, err error) {
 	s.msgs = info.State.Msgs
 	s.epoch = uint64(max(info.Created.UnixNano(), 0))
 	s.barrier = newReadBarrier(s.js, &s.cfg)
-	s.pub = &publisher{nc: s.nc, js: s.js, stream: cfg.Stream, subjectPrefix: cfg.SubjectPrefix, timeout: cfg.PublishTimeout}
+	s.pub = &publisher{nc: s.nc, js: s.js, stream: cfg.Stream, subjectPrefix: cfg.SubjectPrefix, timeout: cfg.PublishTimeout,
+		echoes: newEchoes()}
 	return s, nil
 }
 
@@ -120,8 +121,10 @@ func (s *Store) Embedded() bool { return s.embedded != nil }
 // Follow is called once.
 func (s *Store) Follow(a Applier) {
 	s.follower = newFollower(s.js, &s.cfg, a, s.waiter, s.log)
+	s.follower.echoes = s.pub.echoes
 	s.monitor = newLagMonitor(s.js, &s.cfg, s.follower)
 	s.pub.storeDown = s.monitor.storeDown
+	s.pub.echoing = s.follower.caughtUp.Load
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	s.wg.Add(2)
@@ -167,11 +170,21 @@ func (s *Store) closeNATS() {
 }
 
 // Publish stores ev and returns its stream sequence once JetStream has
-// acknowledged it. An error means "not known to be stored", never "lost
-// after an acknowledgement"; see publisher. An empty ev.RequestID is filled
-// with a random one, which is also the publish's Nats-Msg-Id.
+// stored it: once the follower has applied it (the projection then holds
+// it) or, when it does not come back soon, once JetStream has acknowledged
+// it (see publishEcho). An error means "not known to be stored", never
+// "lost after an acknowledgement"; see publisher. An empty ev.RequestID is
+// filled with a random one, which is also the publish's Nats-Msg-Id.
 func (s *Store) Publish(ctx context.Context, ev events.Event) (uint64, error) {
-	return s.pub.publish(ctx, ev)
+	return s.pub.publishEcho(ctx, ev)
+}
+
+// PublishConfirmations counts the Publish calls that returned a sequence,
+// by how the stream confirmed the event: its echo through the follower or,
+// when that did not come soon (or the follower was not caught up), the
+// stream's acknowledgement.
+func (s *Store) PublishConfirmations() (echo, ack uint64) {
+	return s.pub.echoed.Load(), s.pub.acked.Load()
 }
 
 // PublishExpectLast stores ev only if the last event on its user's subject
