@@ -49,16 +49,19 @@ func (r *run) coldStart(ctx context.Context) error {
 		}
 		// The first consumer after a restart loads the stream's blocks: an
 		// untimed replay first, so that neither side pays for it.
-		if _, err := r.rawReplay(ctx, ns.url, size); err != nil {
+		if _, err := r.rawReplay(ctx, ns.url, size, false); err != nil {
 			return err
 		}
 		for round := range c.replayRounds {
-			var raw, took time.Duration
+			var raw, rawCB, took time.Duration
 			var rss int64
-			for side := range 2 {
-				if (round+side)%2 == 0 {
-					raw, err = r.rawReplay(ctx, ns.url, size)
-				} else {
+			for side := range 3 {
+				switch (round + side) % 3 {
+				case 0:
+					raw, err = r.rawReplay(ctx, ns.url, size, false)
+				case 1:
+					rawCB, err = r.rawReplay(ctx, ns.url, size, true)
+				default:
 					took, rss, err = r.nodeReplay(ctx, ns.url, tf, size, "")
 				}
 				if err != nil {
@@ -66,10 +69,11 @@ func (r *run) coldStart(ctx context.Context) error {
 				}
 			}
 			res.raw = append(res.raw, raw)
+			res.rawCallback = append(res.rawCallback, rawCB)
 			res.node = append(res.node, took)
 			res.nodeRSS = rss
-			r.logf("cold start %d users, round %d: presenced ready in %s, raw consumer %s (node RSS %d MiB)",
-				size, round+1, took.Round(time.Millisecond), raw.Round(time.Millisecond), rss>>20)
+			r.logf("cold start %d users, round %d: presenced ready in %s, raw consumer %s (callback %s) (node RSS %d MiB)",
+				size, round+1, took.Round(time.Millisecond), raw.Round(time.Millisecond), rawCB.Round(time.Millisecond), rss>>20)
 		}
 		res.natsRSS = ns.proc.rss()
 		res.natsDisk = diskUsage(ns.storeDir)
@@ -83,11 +87,11 @@ func (r *run) coldStart(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// rawReplay runs barereplay on the stream and returns the time from its
-// start to its exit.
-func (r *run) rawReplay(ctx context.Context, url string, want int) (time.Duration, error) {
+// rawReplay runs barereplay on the stream (with -callback if callback) and
+// returns the time from its start to its exit.
+func (r *run) rawReplay(ctx context.Context, url string, want int, callback bool) (time.Duration, error) {
 	t0 := time.Now()
-	out, err := exec.CommandContext(ctx, r.bins.barereplay, "-nats-url", url).Output()
+	out, err := exec.CommandContext(ctx, r.bins.barereplay, "-nats-url", url, fmt.Sprintf("-callback=%v", callback)).Output()
 	took := time.Since(t0)
 	if err != nil {
 		return 0, fmt.Errorf("barereplay: %w", err)

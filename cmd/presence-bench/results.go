@@ -61,6 +61,7 @@ type replayResult struct {
 	seedTook     time.Duration
 	natsRecovery time.Duration
 	node, raw    []time.Duration // per round
+	rawCallback  []time.Duration // per round: barereplay -callback
 	nodeRSS      int64           // presenced's resident memory once ready
 	natsRSS      int64
 	natsDisk     int64

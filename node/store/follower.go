@@ -66,7 +66,6 @@ type follower struct {
 
 	caughtUp    atomic.Bool  // the replay reached the end of the stream once
 	caughtUpAt  atomic.Int64 // unix nanos (wall clock) it did
-	lastApplied atomic.Int64 // unix nanos (wall clock) of the last message applied
 	consumerAt  atomic.Int64 // unix nanos (wall clock) the current consumer was created
 	current     atomic.Int64 // unix nanos: the projection held everything the stream held at this time
 	restarts    atomic.Uint64
@@ -110,12 +109,6 @@ func (f *follower) run(ctx context.Context) {
 		}
 		delay = min(delay*2, 2*time.Second)
 	}
-}
-
-// quietSince is when the follower last applied a message or created its
-// consumer, whichever is later.
-func (f *follower) quietSince() time.Time {
-	return time.Unix(0, max(f.lastApplied.Load(), f.consumerAt.Load()))
 }
 
 // replaceStalled replaces a consumer that sits behind the stream's last
@@ -242,12 +235,10 @@ func (f *follower) handle(msg jetstream.Msg) {
 		f.log.Warn("skipped event", "seq", d.streamSeq, "subject", msg.Subject(), "err", err)
 	}
 	f.waiter.Advance(f.proj.AppliedSeq())
-	now := time.Now()
-	f.lastApplied.Store(now.UnixNano())
 	if d.pending == 0 {
 		// The server counted nothing after this message when it sent it,
 		// a moment ago.
-		f.markCurrent(now)
+		f.markCurrent(time.Now())
 		f.markCaughtUp()
 	}
 }

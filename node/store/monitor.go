@@ -37,6 +37,13 @@ type lagMonitor struct {
 		seq uint64
 		at  time.Time
 	}
+	// progress is the applied sequence when last seen to move (only the run
+	// goroutine uses it): the follower keeps no clock per message, which a
+	// replay of millions would pay for.
+	progress struct {
+		seq uint64
+		at  time.Time
+	}
 }
 
 // newLagMonitor watches f against the stream of cfg, whose ReadyMaxLag is
@@ -76,6 +83,9 @@ func (m *lagMonitor) check(ctx context.Context) {
 		return // staleness grows; readiness follows it
 	}
 	applied := m.f.proj.AppliedSeq()
+	if applied != m.progress.seq || m.progress.at.IsZero() {
+		m.progress.seq, m.progress.at = applied, asOf
+	}
 	// The stream's answer may predate events the follower applied since it
 	// was sent; a last sequence below the applied one would be a negative
 	// lag. The applied sequence, read after the answer, is a lower bound.
@@ -98,7 +108,11 @@ func (m *lagMonitor) check(ctx context.Context) {
 	if m.pending.seq == 0 {
 		m.pending.seq, m.pending.at = last, asOf
 	}
-	if time.Since(m.f.quietSince()) > m.stallAfter {
+	quiet := m.progress.at
+	if c := time.Unix(0, m.f.consumerAt.Load()); c.After(quiet) {
+		quiet = c
+	}
+	if time.Since(quiet) > m.stallAfter {
 		m.f.replaceStalled(last)
 	}
 }
