@@ -64,12 +64,12 @@ type follower struct {
 	pullExpiry time.Duration
 	batch      int
 
-	caughtUp    atomic.Bool  // the replay reached the end of the stream once
-	caughtUpAt  atomic.Int64 // unix nanos (wall clock) it did
-	consumerAt  atomic.Int64 // unix nanos (wall clock) the current consumer was created
-	current     atomic.Int64 // unix nanos: the projection held everything the stream held at this time
-	restarts    atomic.Uint64
-	kicks       chan struct{}
+	caughtUp   atomic.Bool  // the replay reached the end of the stream once
+	caughtUpAt atomic.Int64 // unix nanos (wall clock) it did
+	consumerAt atomic.Int64 // unix nanos (wall clock) the current consumer was created
+	current    atomic.Int64 // unix nanos: the projection held everything the stream held at this time
+	restarts   atomic.Uint64
+	kicks      chan struct{}
 }
 
 func newFollower(js jetstream.JetStream, cfg *Config, proj Applier, w *Waiter, log *slog.Logger) *follower {
