@@ -3,6 +3,7 @@ package events
 import (
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -59,6 +60,30 @@ func TestDecodeFastTakesCommonEvents(t *testing.T) {
 		got, ok := decodeFast(data, string(data))
 		if !ok || !reflect.DeepEqual(got, e) {
 			t.Fatalf("decodeFast(%s) = %+v, %v; want %+v", data, got, ok, e)
+		}
+	}
+}
+
+// TestPlainText holds the eight-bytes-at-a-time check to the byte-by-byte
+// rule at every position of every byte value.
+func TestPlainText(t *testing.T) {
+	slow := func(s string) bool {
+		for i := 0; i < len(s); i++ {
+			if c := s[i]; c < 0x20 || c >= 0x80 || c == '\\' {
+				return false
+			}
+		}
+		return true
+	}
+	for n := 0; n <= 17; n++ {
+		for pos := 0; pos < n; pos++ {
+			for c := 0; c < 256; c++ {
+				b := []byte(strings.Repeat("a", n))
+				b[pos] = byte(c)
+				if got, want := plainText(string(b)), slow(string(b)); got != want {
+					t.Fatalf("plainText(%q) = %v, want %v", b, got, want)
+				}
+			}
 		}
 	}
 }

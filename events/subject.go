@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"strings"
+	"unsafe"
 )
 
 // DefaultSubjectPrefix is the subject prefix of presence events.
@@ -55,12 +56,11 @@ func SubjectMatches(prefix, subject, userID string) bool {
 	if len(tok) != tokenEncoding.EncodedLen(len(userID)) {
 		return false
 	}
-	var id [MaxUserIDLength]byte
-	var buf [(MaxUserIDLength*4 + 2) / 3]byte // base64 of the longest user ID
-	if len(userID) > len(id) {
+	if len(userID) > MaxUserIDLength {
 		return false
 	}
-	n := copy(id[:], userID)
-	tokenEncoding.Encode(buf[:len(tok)], id[:n])
+	var buf [(MaxUserIDLength*4 + 2) / 3]byte // base64 of the longest user ID
+	// Encode only reads its source, so the ID's bytes are read in place.
+	tokenEncoding.Encode(buf[:len(tok)], unsafe.Slice(unsafe.StringData(userID), len(userID)))
 	return string(buf[:len(tok)]) == tok
 }

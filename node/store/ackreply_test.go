@@ -1,8 +1,14 @@
 package store
 
 import (
+	"context"
+	"fmt"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 func TestParseAckReply(t *testing.T) {
@@ -47,5 +53,64 @@ func BenchmarkParseAckReply(b *testing.B) {
 		if _, ok := parseAckReply(reply); !ok {
 			b.Fatal("refused")
 		}
+	}
+}
+
+// TestParseAckReplyMatchesClient reads the reply subjects of messages a real
+// nats-server delivers and holds parseAckReply to the client library's own
+// Metadata.
+func TestParseAckReplyMatchesClient(t *testing.T) {
+	opts := &server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true}
+	srv, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Start()
+	t.Cleanup(srv.Shutdown)
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats-server not ready")
+	}
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "S", Subjects: []string{"s.>"}}); err != nil {
+		t.Fatal(err)
+	}
+	const n = 5
+	for i := range n {
+		if _, err := js.Publish(ctx, fmt.Sprintf("s.%d", i), []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cons, err := js.OrderedConsumer(ctx, "S", jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch, err := cons.Fetch(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := 0
+	for msg := range batch.Messages() {
+		got++
+		md, err := msg.Metadata()
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, ok := parseAckReply(msg.Reply())
+		if !ok || d.streamSeq != md.Sequence.Stream || d.pending != md.NumPending || !d.storedAt.Equal(md.Timestamp) {
+			t.Fatalf("parseAckReply(%q) = %+v, %v; the client reads %+v", msg.Reply(), d, ok, md)
+		}
+	}
+	if got != n {
+		t.Fatalf("fetched %d messages, want %d", got, n)
 	}
 }
