@@ -172,9 +172,15 @@ func TestHomeserverEndToEnd(t *testing.T) {
 		// Only nginx's copy of her /sync tells presenced; a sync keeps the
 		// status message.
 		waitPresenceGET(t, bob, alice.UserID, node.addr, event.PresenceUnavailable, "while the bridge was down", 15*time.Second)
-		if n, err := aliceSyncing.stats(); n == 0 {
-			t.Fatalf("Alice's /sync through nginx never answered: %v", err)
-		}
+		// nginx copies her /sync to presenced as it arrives, so presenced
+		// can show her unavailable before Dendrite answers her first long
+		// poll (up to 1 s later).
+		eventually(t, 10*time.Second, "Alice's /sync through nginx answering", func() error {
+			if n, err := aliceSyncing.stats(); n == 0 {
+				return fmt.Errorf("no /sync answered yet (last error: %v)", err)
+			}
+			return nil
+		})
 		bobSync.waitPresence(t, alice.UserID, event.PresenceUnavailable, "while the bridge was down", false, 30*time.Second)
 		// Her syncs keep the device alive: no expiry while she syncs, for
 		// longer than a sync timeout.
