@@ -63,6 +63,7 @@ func (r *run) singleNode(ctx context.Context) error {
 			r.res.notes = append(r.res.notes, "Dendrite: not built (-dendrite cached found nothing in the cache of scripts/dendrite.sh)")
 		} else {
 			den = newService("dendrite", d.addr, users, d.tokens, d.tokens[0])
+			den.procs = []*proc{d.proc}
 			r.res.dendriteUsers = users
 			if err := r.dendriteInitialPresence(ctx, den); err != nil {
 				return err
