@@ -1,7 +1,5 @@
 package events
 
-import "strings"
-
 // decodeFast parses the common shape of an event — one flat JSON object whose
 // values are plain ASCII strings without escapes, small non-negative integers
 // or null — without reflection. A replay decodes one event per user, and this
@@ -105,35 +103,40 @@ func plainString(data string, i int) (string, int, bool) {
 	if i >= len(data) || data[i] != '"' {
 		return "", 0, false
 	}
-	n := strings.IndexByte(data[i+1:], '"')
-	if n < 0 || !plainText(data[i+1:i+1+n]) {
-		return "", 0, false // no end, or an escape, a control or non-ASCII byte
+	j := i + 1
+	// Eight bytes at a time while none is the closing quote or a byte a
+	// plain string cannot hold, then byte by byte.
+	for j+8 <= len(data) && !specialWord(load64(data[j:])) {
+		j += 8
 	}
-	return data[i+1 : i+1+n], i + 2 + n, true
+	for ; j < len(data); j++ {
+		switch c := data[j]; {
+		case c == '"':
+			return data[i+1 : j], j + 1, true
+		case c == '\\' || c < 0x20 || c >= 0x80:
+			return "", 0, false // an escape, a control or a non-ASCII byte
+		}
+	}
+	return "", 0, false
 }
 
-// plainText reports whether s holds only printable ASCII (0x20-0x7f) and no
-// backslash, eight bytes at a time.
-func plainText(s string) bool {
-	const ones, highs = 0x0101010101010101, 0x8080808080808080
-	for len(s) >= 8 {
-		x := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
-			uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
-		bs := x ^ (ones * '\\')
-		// A high bit set: a byte >= 0x80; below 0x20: a control byte; a
-		// zero byte of x^'\\': a backslash (the classic "has a byte less
-		// than n" tests, exact when no byte has its high bit set).
-		if (x|(x-ones*0x20)|(bs-ones)&^bs)&highs != 0 {
-			return false
-		}
-		s = s[8:]
-	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x80 || c == '\\' {
-			return false
-		}
-	}
-	return true
+const ones, highs = 0x0101010101010101, 0x8080808080808080
+
+// specialWord reports whether any byte of x is a quote, a backslash, a
+// control byte (below 0x20) or not ASCII (0x80 and up). It is the classic
+// "has a zero byte" and "has a byte below n" tests, which can only err
+// towards true, and then the caller looks at each byte.
+func specialWord(x uint64) bool {
+	q := x ^ (ones * '"')
+	b := x ^ (ones * '\\')
+	return (x|(x-ones*0x20)|(q-ones)&^q|(b-ones)&^b)&highs != 0
+}
+
+// load64 reads the first eight bytes of s, little-endian.
+func load64(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
 }
 
 // smallInt reads a non-negative integer of at most 6 digits without a

@@ -64,24 +64,30 @@ func TestDecodeFastTakesCommonEvents(t *testing.T) {
 	}
 }
 
-// TestPlainText holds the eight-bytes-at-a-time check to the byte-by-byte
-// rule at every position of every byte value.
-func TestPlainText(t *testing.T) {
-	slow := func(s string) bool {
-		for i := 0; i < len(s); i++ {
-			if c := s[i]; c < 0x20 || c >= 0x80 || c == '\\' {
-				return false
+// TestPlainString holds the eight-bytes-at-a-time scan to the byte-by-byte
+// rule for every byte value at every position of strings around a word
+// long.
+func TestPlainString(t *testing.T) {
+	slow := func(data string) (string, bool) {
+		for j := 1; j < len(data); j++ {
+			switch c := data[j]; {
+			case c == '"':
+				return data[1:j], true
+			case c == '\\' || c < 0x20 || c >= 0x80:
+				return "", false
 			}
 		}
-		return true
+		return "", false
 	}
-	for n := 0; n <= 17; n++ {
+	for n := 0; n <= 18; n++ {
 		for pos := 0; pos < n; pos++ {
 			for c := 0; c < 256; c++ {
-				b := []byte(strings.Repeat("a", n))
-				b[pos] = byte(c)
-				if got, want := plainText(string(b)), slow(string(b)); got != want {
-					t.Fatalf("plainText(%q) = %v, want %v", b, got, want)
+				b := []byte(`"` + strings.Repeat("a", n) + `"`)
+				b[1+pos] = byte(c)
+				want, wantOK := slow(string(b))
+				got, next, ok := plainString(string(b), 0)
+				if ok != wantOK || got != want || (ok && next != len(want)+2) {
+					t.Fatalf("plainString(%q) = %q, %d, %v; want %q, %v", b, got, next, ok, want, wantOK)
 				}
 			}
 		}
