@@ -63,50 +63,26 @@ type publisher struct {
 // connection dropped) or the follower is stuck.
 const echoWait = 250 * time.Millisecond
 
-// publishEcho stores ev like publish and returns once the stream has
+// publishEcho stores ev like publishWith and returns once the stream has
 // stored it and this node's follower has applied it, which a PUT waits for
 // anyway (read your writes). The event is published without asking for an
 // acknowledgement: the follower's delivery of it is the proof that it is
 // stored (see echoes). If it does not come back within echoWait, the
 // event is published again with the same Nats-Msg-Id, this time asking for
 // the acknowledgement (the stream's dedupe window turns it into a
-// duplicate acknowledgement if the first one was stored), with publish's
-// retries and errors. Either way, the sequence returned is the event's.
+// duplicate acknowledgement if the first one was stored), with
+// publishWith's retries and errors; before the follower has caught up, that
+// is the only publish. Either way, the sequence returned is the event's.
 func (p *publisher) publishEcho(ctx context.Context, ev events.Event) (uint64, error) {
-	if p.echoes == nil || p.echoing == nil || !p.echoing() {
-		return p.publishWith(ctx, ev)
-	}
-	if p.nc != nil && !p.nc.IsConnected() {
-		return 0, fmt.Errorf("publish %s: %w", ev.RequestID, ErrNotConnected)
-	}
-	if p.storeDown != nil && p.storeDown() {
-		return 0, fmt.Errorf("publish %s: %w", ev.RequestID, errStoreDown)
-	}
 	if ev.RequestID == "" {
 		ev.RequestID = newRequestID()
 	}
-	data, err := events.Encode(ev)
-	if err != nil {
-		return 0, err
-	}
-	msg := &nats.Msg{
-		Subject: events.Subject(p.subjectPrefix, ev.UserID),
-		Data:    data,
-		Header:  nats.Header{jetstream.MsgIDHeader: []string{ev.RequestID}, jetstream.ExpectedStreamHeader: []string{p.stream}},
-	}
-	echo := p.echoes.expect(ev.RequestID)
-	defer p.echoes.forget(ev.RequestID)
-	if err := p.nc.PublishMsg(msg); err == nil {
-		wait := time.NewTimer(echoWait)
-		select {
-		case seq := <-echo:
-			wait.Stop()
-			p.echoed.Add(1)
-			return seq, nil
-		case <-ctx.Done():
-			wait.Stop()
-			return 0, fmt.Errorf("publish %s: %w", ev.RequestID, ctx.Err())
-		case <-wait.C:
+	var echo chan uint64 // nil (never ready) when no echo is expected
+	if p.echoes != nil && p.echoing != nil && p.echoing() {
+		echo = p.echoes.expect(ev.RequestID)
+		defer p.echoes.forget(ev.RequestID)
+		if seq, ok, err := p.tryEcho(ctx, ev, echo); ok || err != nil {
+			return seq, err
 		}
 	}
 	seq, err := p.publishWith(ctx, ev)
@@ -124,10 +100,48 @@ func (p *publisher) publishEcho(ctx context.Context, ev events.Event) (uint64, e
 	return seq, nil
 }
 
-// publish stores ev and returns its stream sequence once JetStream has
-// acknowledged it.
-func (p *publisher) publish(ctx context.Context, ev events.Event) (uint64, error) {
-	return p.publishWith(ctx, ev)
+// tryEcho publishes ev without asking for an acknowledgement and waits
+// echoWait for its sequence on echo. ok reports that it came; false with a
+// nil error leaves the acknowledged publish to the caller.
+func (p *publisher) tryEcho(ctx context.Context, ev events.Event, echo <-chan uint64) (seq uint64, ok bool, err error) {
+	if err := p.usable(ev.RequestID); err != nil {
+		return 0, false, err
+	}
+	data, err := events.Encode(ev)
+	if err != nil {
+		return 0, false, err
+	}
+	msg := &nats.Msg{
+		Subject: events.Subject(p.subjectPrefix, ev.UserID),
+		Data:    data,
+		Header:  nats.Header{jetstream.MsgIDHeader: []string{ev.RequestID}, jetstream.ExpectedStreamHeader: []string{p.stream}},
+	}
+	if err := p.nc.PublishMsg(msg); err != nil {
+		return 0, false, nil
+	}
+	wait := time.NewTimer(echoWait)
+	defer wait.Stop()
+	select {
+	case seq := <-echo:
+		p.echoed.Add(1)
+		return seq, true, nil
+	case <-ctx.Done():
+		return 0, false, fmt.Errorf("publish %s: %w", ev.RequestID, ctx.Err())
+	case <-wait.C:
+		return 0, false, nil
+	}
+}
+
+// usable fails a publish at once while the connection is down or the
+// stream has not answered recently.
+func (p *publisher) usable(requestID string) error {
+	if p.nc != nil && !p.nc.IsConnected() {
+		return fmt.Errorf("publish %s: %w", requestID, ErrNotConnected)
+	}
+	if p.storeDown != nil && p.storeDown() {
+		return fmt.Errorf("publish %s: %w", requestID, errStoreDown)
+	}
+	return nil
 }
 
 // publishExpectLast stores ev only if the last event on its user's subject
@@ -159,11 +173,8 @@ func (p *publisher) publishWith(ctx context.Context, ev events.Event, extra ...j
 	backoff := 25 * time.Millisecond
 	var noLeaderSince time.Time
 	for {
-		if p.nc != nil && !p.nc.IsConnected() {
-			return 0, fmt.Errorf("publish %s: %w", ev.RequestID, ErrNotConnected)
-		}
-		if p.storeDown != nil && p.storeDown() {
-			return 0, fmt.Errorf("publish %s: %w", ev.RequestID, errStoreDown)
+		if err := p.usable(ev.RequestID); err != nil {
+			return 0, err
 		}
 		actx, acancel := context.WithDeadline(ctx, minTime(time.Now().Add(attempt), deadline))
 		ack, err := p.js.Publish(actx, subject, data, opts...)
