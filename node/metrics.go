@@ -139,16 +139,8 @@ func (n *Node) stateMetrics() []prometheus.Collector {
 			Name: "presenced_projection_malformed_events_total",
 			Help: "Events skipped because they could not be decoded.",
 		}, func() float64 { _, m := n.proj.Counters(); return float64(m) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name:        "presenced_publish_confirmations_total",
-			Help:        "PUT events confirmed stored, by how: echo (delivered back to this node) or ack (the stream's acknowledgement, asked for when the echo is late).",
-			ConstLabels: prometheus.Labels{"by": "echo"},
-		}, func() float64 { e, _ := n.store.PublishConfirmations(); return float64(e) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name:        "presenced_publish_confirmations_total",
-			Help:        "PUT events confirmed stored, by how: echo (delivered back to this node) or ack (the stream's acknowledgement, asked for when the echo is late).",
-			ConstLabels: prometheus.Labels{"by": "ack"},
-		}, func() float64 { _, a := n.store.PublishConfirmations(); return float64(a) }),
+		publishConfirmations("echo", func() uint64 { e, _ := n.store.PublishConfirmations(); return e }),
+		publishConfirmations("ack", func() uint64 { _, a := n.store.PublishConfirmations(); return a }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "presenced_consumer_restarts_total",
 			Help: "Times the stream consumer was recreated after a failure.",
@@ -304,4 +296,15 @@ func countByState(proj *projection.Projection, now time.Time, pol projection.Pol
 		return true
 	})
 	return counts
+}
+
+// publishConfirmations is presenced_publish_confirmations_total for one
+// way of confirming a PUT's event stored.
+func publishConfirmations(by string, count func() uint64) prometheus.Collector {
+	return prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "presenced_publish_confirmations_total",
+		Help: "PUT events confirmed stored, by how: echo (delivered back to this node) or ack " +
+			"(the stream's acknowledgement, asked for when the echo is late).",
+		ConstLabels: prometheus.Labels{"by": by},
+	}, func() float64 { return float64(count()) })
 }

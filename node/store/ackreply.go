@@ -1,6 +1,7 @@
 package store
 
 import (
+	"math"
 	"strings"
 	"time"
 )
@@ -77,5 +78,5 @@ func parseDecimal(s string) (uint64, bool) {
 		}
 		n = n*10 + uint64(c-'0')
 	}
-	return n, true
+	return n, n <= math.MaxInt64
 }
