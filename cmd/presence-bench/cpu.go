@@ -2,45 +2,19 @@ package main
 
 import (
 	"fmt"
-	"os"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
 )
 
-// clockTicks is the unit of /proc/<pid>/stat's CPU times (USER_HZ, 100 on
-// every Linux the harness runs on).
-const clockTicks = 100
-
-// cpuTime is the user plus system CPU time a process has used so far
-// (Linux /proc), 0 when it cannot be read.
+// cpuTime is the user plus system CPU time a process has used so far, 0
+// when it cannot be read (see cpuTime in fleetnode.go).
 func (p *proc) cpuTime() time.Duration {
 	if p == nil {
 		return 0
 	}
-	return procCPU(p.cmd.Process.Pid)
-}
-
-func procCPU(pid int) time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	// The command name (field 2) may hold spaces; the fields after its
-	// closing parenthesis are plain numbers: utime and stime are fields
-	// 14 and 15, the 12th and 13th after it.
-	s := string(b)
-	if i := strings.LastIndexByte(s, ')'); i >= 0 {
-		s = s[i+1:]
-	}
-	f := strings.Fields(s)
-	if len(f) < 13 {
-		return 0
-	}
-	u, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(u+st) * time.Second / clockTicks
+	d, _ := p.cpu()
+	return d
 }
 
 // selfCPU is the harness's own CPU time: the load tool's, during a load.

@@ -91,7 +91,7 @@ func consume(cons jetstream.Consumer, batch int) int {
 		if err != nil {
 			log.Fatal(err)
 		}
-		if md.NumPending == 0 && n > 0 {
+		if md.NumPending == 0 {
 			select {
 			case <-done:
 			default:
