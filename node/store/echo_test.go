@@ -105,3 +105,40 @@ func TestPublishFallsBackToAck(t *testing.T) {
 		t.Fatalf("projection holds %+v (%v), want the event at %d", rec, ok, seq)
 	}
 }
+
+// TestStalledFollowerReplaced: a follower whose applied sequence stops
+// moving while the stream holds more is found stalled by the lag monitor,
+// and its consumer is replaced once it can be.
+func TestStalledFollowerReplaced(t *testing.T) {
+	s := openStore(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	const stuck = "@stuck:example.org"
+	g := &gatedApplier{Projection: projection.New(0), user: stuck, gate: make(chan struct{})}
+	defer g.open()
+	s.Follow(g)
+	nodetest.Eventually(t, 5*time.Second, func() error {
+		if !s.CaughtUp() {
+			return errors.New("not caught up")
+		}
+		return nil
+	})
+	if _, err := s.Publish(ctx, event(stuck, events.Online)); err != nil {
+		t.Fatal(err)
+	}
+	// The monitor gives a consumer several seconds without progress
+	// before it replaces it; the gate holds the follower well past that.
+	nodetest.Eventually(t, 20*time.Second, func() error {
+		if s.Staleness() < 5*time.Second {
+			return errors.New("the follower has not been behind for long enough yet")
+		}
+		return nil
+	})
+	g.open()
+	nodetest.Eventually(t, 10*time.Second, func() error {
+		if n := s.ConsumerRestarts(); n == 0 {
+			return errors.New("the stalled consumer was not replaced")
+		}
+		return nil
+	})
+}
