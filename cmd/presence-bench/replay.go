@@ -33,12 +33,7 @@ func (r *run) coldStart(ctx context.Context) error {
 	seeded := 0
 	for _, size := range c.replayUsers {
 		res := replayResult{users: size}
-		jc, err := connectJS(ctx, ns.url, 1)
-		if err != nil {
-			return err
-		}
-		res.seedTook, err = seed(ctx, jc, seeded, size)
-		jc.close()
+		res.seedTook, err = seedAt(ctx, ns.url, 1, seeded, size)
 		if err != nil {
 			return err
 		}

@@ -51,3 +51,15 @@ func waitAsync(ctx context.Context, c *jsConn) error {
 		return ctx.Err()
 	}
 }
+
+// seedAt connects to the nats-server at url, makes sure the stream exists
+// with replicas replicas, seeds users from to to as seed does and
+// disconnects.
+func seedAt(ctx context.Context, url string, replicas, from, to int) (time.Duration, error) {
+	jc, err := connectJS(ctx, url, replicas)
+	if err != nil {
+		return 0, err
+	}
+	defer jc.close()
+	return seed(ctx, jc, from, to)
+}

@@ -18,12 +18,7 @@ func (r *run) singleNode(ctx context.Context) error {
 		return err
 	}
 	ns := servers[0]
-	jc, err := connectJS(ctx, ns.url, 1)
-	if err != nil {
-		return err
-	}
-	took, err := seed(ctx, jc, 0, n)
-	jc.close()
+	took, err := seedAt(ctx, ns.url, 1, 0, n)
 	if err != nil {
 		return err
 	}

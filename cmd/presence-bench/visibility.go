@@ -28,12 +28,7 @@ func (r *run) visibility(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	jc, err := connectJS(ctx, servers[0].url, 3)
-	if err != nil {
-		return err
-	}
-	took, err := seed(ctx, jc, 0, n)
-	jc.close()
+	took, err := seedAt(ctx, servers[0].url, 3, 0, n)
 	if err != nil {
 		return err
 	}
