@@ -9,6 +9,7 @@ import (
 
 	"github.com/presenced/presenced/events"
 	"github.com/presenced/presenced/node/nodetest"
+	"github.com/presenced/presenced/node/store"
 	"github.com/presenced/presenced/projection"
 )
 
@@ -21,13 +22,7 @@ func TestPublishConfirmedByEcho(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	proj := projection.New(0)
-	s.Follow(proj)
-	nodetest.Eventually(t, 5*time.Second, func() error {
-		if !s.CaughtUp() {
-			return errors.New("not caught up")
-		}
-		return nil
-	})
+	followCaughtUp(t, s, proj)
 	const users = 200
 	for i := range users {
 		id := nodetest.UserID(i)
@@ -80,13 +75,7 @@ func TestPublishFallsBackToAck(t *testing.T) {
 	const stuck = "@stuck:example.org"
 	g := &gatedApplier{Projection: projection.New(0), user: stuck, gate: make(chan struct{})}
 	defer g.open()
-	s.Follow(g)
-	nodetest.Eventually(t, 5*time.Second, func() error {
-		if !s.CaughtUp() {
-			return errors.New("not caught up")
-		}
-		return nil
-	})
+	followCaughtUp(t, s, g)
 	seq, err := s.Publish(ctx, event(stuck, events.Unavailable))
 	if err != nil {
 		t.Fatal(err)
@@ -116,13 +105,7 @@ func TestStalledFollowerReplaced(t *testing.T) {
 	const stuck = "@stuck:example.org"
 	g := &gatedApplier{Projection: projection.New(0), user: stuck, gate: make(chan struct{})}
 	defer g.open()
-	s.Follow(g)
-	nodetest.Eventually(t, 5*time.Second, func() error {
-		if !s.CaughtUp() {
-			return errors.New("not caught up")
-		}
-		return nil
-	})
+	followCaughtUp(t, s, g)
 	if _, err := s.Publish(ctx, event(stuck, events.Online)); err != nil {
 		t.Fatal(err)
 	}
@@ -138,6 +121,18 @@ func TestStalledFollowerReplaced(t *testing.T) {
 	nodetest.Eventually(t, 10*time.Second, func() error {
 		if n := s.ConsumerRestarts(); n == 0 {
 			return errors.New("the stalled consumer was not replaced")
+		}
+		return nil
+	})
+}
+
+// followCaughtUp starts s's follower on a and waits until it has caught up.
+func followCaughtUp(t *testing.T, s *store.Store, a store.Applier) {
+	t.Helper()
+	s.Follow(a)
+	nodetest.Eventually(t, 5*time.Second, func() error {
+		if !s.CaughtUp() {
+			return errors.New("not caught up")
 		}
 		return nil
 	})
