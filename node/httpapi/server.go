@@ -67,6 +67,8 @@ func (a *API) MetricsListener() Listener {
 
 // Listen opens the listener. Past MaxConnections, new connections wait in
 // the kernel's accept queue instead of costing a goroutine and buffers each.
+// Its connections' deadlines are applied by a watchdog (deadlines.go), which
+// runs until the listener and its last connection are closed.
 func (l Listener) Listen() (net.Listener, error) {
 	ln, err := net.Listen("tcp", l.Addr)
 	if err != nil {
@@ -75,7 +77,7 @@ func (l Listener) Listen() (net.Listener, error) {
 	if l.MaxConnections > 0 {
 		ln = netutil.LimitListener(ln, l.MaxConnections)
 	}
-	return ln, nil
+	return newDeadlineListener(ln, l.deadlineTick()), nil
 }
 
 // Server returns the HTTP server of h with the listener's timeouts.
