@@ -134,6 +134,11 @@ func (h *httpConn) readResponse() (status int, body []byte, keep bool, err error
 		if !ok {
 			return 0, nil, false, errBadResponse
 		}
+		// Only three headers matter, told apart by length first: every
+		// header a server adds costs the load tool little and the same.
+		if n := len(k); n != len("Content-Length") && n != len("Transfer-Encoding") && n != len("Connection") {
+			continue
+		}
 		v = bytes.TrimSpace(v)
 		switch {
 		case bytes.EqualFold(k, []byte("Content-Length")):

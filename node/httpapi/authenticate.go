@@ -16,8 +16,10 @@ const maxTokenBytes = 4096
 // ("Bearer <token>") or, as the Matrix specification still allows, from the
 // access_token query parameter.
 func accessToken(r *http.Request) (string, bool) {
-	if h := r.Header.Get("Authorization"); h != "" {
-		return bearer(h)
+	// Indexed with the canonical key (net/http canonicalises what it
+	// reads), saving Get's canonicalisation on every request.
+	if h := r.Header["Authorization"]; len(h) > 0 && h[0] != "" {
+		return bearer(h[0])
 	}
 	if tok := r.URL.Query().Get("access_token"); tok != "" {
 		return tok, true

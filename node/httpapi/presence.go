@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"time"
 
 	"github.com/presenced/presenced/events"
@@ -24,7 +23,7 @@ func (a *API) presenceRequest(r *http.Request) (Requester, string, error) {
 		return Requester{}, "", err
 	}
 	escaped, _ := presencePathUserID(r)
-	userID, err := url.PathUnescape(escaped)
+	userID, err := unescapeUserID(r, escaped)
 	if err != nil {
 		return Requester{}, "", apierr.Errorf(apierr.KindInvalidParam, "User ID in the path is not validly percent-encoded.")
 	}

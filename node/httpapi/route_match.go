@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/gorilla/mux"
@@ -38,6 +39,60 @@ func presencePathUserID(r *http.Request) (string, bool) {
 		return "", false
 	}
 	return userID, true
+}
+
+// presencePrefixLen is the length of "/_matrix/client/v3/presence/" (and of
+// its r0 form), the literal start of every path presencePathUserID matches.
+const presencePrefixLen = len("/_matrix/client/v3/presence/")
+
+// unescapeUserID unescapes escaped, the user ID segment of r's presence
+// path. net/http has unescaped the whole path into r.URL.Path already, so
+// the segment is taken from there once it is checked, without allocating,
+// to be exactly what escaped unescapes to; only a path that fails the check
+// is unescaped again.
+func unescapeUserID(r *http.Request, escaped string) (string, error) {
+	if p := r.URL.Path; len(p) > presencePrefixLen+len("/status") {
+		if id := p[presencePrefixLen : len(p)-len("/status")]; unescapesTo(escaped, id) {
+			return id, nil
+		}
+	}
+	return url.PathUnescape(escaped)
+}
+
+// unescapesTo reports whether the percent-encoded s is well formed and
+// decodes to want.
+func unescapesTo(s, want string) bool {
+	j := 0
+	for i := 0; i < len(s); j++ {
+		c := s[i]
+		if c == '%' {
+			if i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
+				return false
+			}
+			c = unhex(s[i+1])<<4 | unhex(s[i+2])
+			i += 3
+		} else {
+			i++
+		}
+		if j >= len(want) || want[j] != c {
+			return false
+		}
+	}
+	return j == len(want)
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c <= 'F':
+		return c - 'A' + 10
+	}
+	return c - 'a' + 10
 }
 
 // matchPresencePath is the mux matcher of the presence path. The handlers
