@@ -24,11 +24,12 @@ var mayImport = map[string][]string{
 	"events":                       {},
 	"projection":                   {"events"},
 	"node/apierr":                  {},
+	"node/reqmetrics":              {},
 	"node/fleet":                   {"events", "projection"},
 	"node/auth":                    {"node/apierr", "events", "projection"},
 	"node/store":                   {"node/apierr", "events", "projection"},
-	"node/httpapi":                 {"node/apierr", "node/fleet", "events", "projection"},
-	"node":                         {"node/httpapi", "node/store", "node/auth", "node/apierr", "node/fleet", "events", "projection"},
+	"node/httpapi":                 {"node/apierr", "node/fleet", "node/reqmetrics", "events", "projection"},
+	"node":                         {"node/httpapi", "node/store", "node/auth", "node/apierr", "node/fleet", "node/reqmetrics", "events", "projection"},
 	"cmd/presenced":                {"node", "events"},
 	"cmd/presence-bench":           {"events"},
 	"cmd/presence-dendrite":        {"events", "cmd/presence-dendrite/bridge"},
@@ -40,12 +41,13 @@ var mayImport = map[string][]string{
 // forbiddenDeps lists what may not appear anywhere among a package's
 // dependencies, direct or not.
 var forbiddenDeps = map[string][]string{
-	"node/httpapi": {module + "/node/store", "github.com/nats-io/"},
-	"node/fleet":   {module + "/node/store", module + "/node/httpapi", "github.com/nats-io/"},
-	"node/auth":    {module + "/node/httpapi", module + "/node/store", "github.com/nats-io/"},
-	"node/apierr":  {thirdParty, module + "/"},
-	"events":       {"github.com/nats-io/"},
-	"projection":   {"github.com/nats-io/"},
+	"node/httpapi":    {module + "/node/store", "github.com/nats-io/"},
+	"node/fleet":      {module + "/node/store", module + "/node/httpapi", "github.com/nats-io/"},
+	"node/auth":       {module + "/node/httpapi", module + "/node/store", "github.com/nats-io/"},
+	"node/apierr":     {thirdParty, module + "/"},
+	"node/reqmetrics": {module + "/", "github.com/nats-io/"},
+	"events":          {"github.com/nats-io/"},
+	"projection":      {"github.com/nats-io/"},
 	// Importing the client must not pull in NATS, the server or any
 	// third-party code.
 	"client": {thirdParty, module + "/node"},

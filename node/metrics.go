@@ -10,6 +10,7 @@ import (
 
 	"github.com/presenced/presenced/events"
 	"github.com/presenced/presenced/node/httpapi"
+	"github.com/presenced/presenced/node/reqmetrics"
 	"github.com/presenced/presenced/projection"
 )
 
@@ -46,15 +47,10 @@ func newAPIMetrics() httpapi.Metrics {
 // defineAPIMetrics defines the HTTP API's metrics, without any series.
 func defineAPIMetrics() httpapi.Metrics {
 	return httpapi.Metrics{
-		Requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "presenced_http_requests_total",
-			Help: "HTTP requests answered, by route, method and status code.",
-		}, []string{"route", "method", "code"}),
-		RequestDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "presenced_http_request_duration_seconds",
-			Help:    "Time to answer an HTTP request, by route and method.",
-			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
-		}, []string{"route", "method"}),
+		Requests: reqmetrics.New(
+			"presenced_http_requests_total", "HTTP requests answered, by route, method and status code.",
+			"presenced_http_request_duration_seconds", "Time to answer an HTTP request, by route and method.",
+			[]float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}),
 		Publishes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "presenced_publish_total",
 			Help: "Presence events published to JetStream, by result (ok, error).",
@@ -165,7 +161,7 @@ func (n *Node) stateMetrics() []prometheus.Collector {
 // authenticator's if it has any. inFlight and openConns count the client
 // listener's requests and connections.
 func (n *Node) registerMetrics(m httpapi.Metrics, inFlight, openConns func() int64) error {
-	cs := []prometheus.Collector{buildInfo(n.version), m.Requests, m.RequestDuration, m.Publishes, m.PublishDuration}
+	cs := []prometheus.Collector{buildInfo(n.version), m.Requests, m.Publishes, m.PublishDuration}
 	cs = append(cs, n.httpGauges(inFlight, openConns)...)
 	cs = append(cs, n.stateMetrics()...)
 	cs = append(cs, m.Rejected, m.FleetCommands, m.MirrorSyncs, m.FederationItems)

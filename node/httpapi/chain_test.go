@@ -14,6 +14,7 @@ import (
 	"github.com/presenced/presenced/events"
 	"github.com/presenced/presenced/node/apierr"
 	"github.com/presenced/presenced/node/httpapi"
+	"github.com/presenced/presenced/node/reqmetrics"
 	"github.com/presenced/presenced/projection"
 )
 
@@ -53,8 +54,7 @@ func (empty) Now() time.Time            { return time.Unix(1e9, 0) }
 func newAPI(t *testing.T, mutate func(*httpapi.Config)) (*httpapi.API, httpapi.Metrics) {
 	t.Helper()
 	m := httpapi.Metrics{
-		Requests:        prometheus.NewCounterVec(prometheus.CounterOpts{Name: "requests"}, []string{"route", "method", "code"}),
-		RequestDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "duration"}, []string{"route", "method"}),
+		Requests:        reqmetrics.New("requests", "", "duration", "", prometheus.DefBuckets),
 		Publishes:       prometheus.NewCounterVec(prometheus.CounterOpts{Name: "publishes"}, []string{"result"}),
 		PublishDuration: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "publish_duration"}),
 		Rejected:        prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rejected"}, []string{"reason"}),
@@ -85,7 +85,7 @@ func TestLimitAnswersCarryCORSAndAreCounted(t *testing.T) {
 	if w.Header().Get("Access-Control-Allow-Origin") != "*" || w.Header().Get("Content-Type") != "application/json" {
 		t.Fatalf("headers %v", w.Header())
 	}
-	if got := counterValue(t, m.Requests.WithLabelValues("presence_get", "GET", "413")); got != 1 {
+	if got := m.Requests.Series("presence_get", "GET", 413).Count(); got != 1 {
 		t.Fatalf("presence_get 413 counted %v times", got)
 	}
 	if got := counterValue(t, m.Rejected.WithLabelValues("headers_too_large")); got != 1 {
@@ -108,7 +108,7 @@ func TestInternalHandler(t *testing.T) {
 	if w.Code != http.StatusNotFound || !strings.Contains(w.Body.String(), `"M_UNRECOGNIZED"`) || w.Header().Get("Access-Control-Allow-Origin") != "*" {
 		t.Fatalf("client path on the internal router: %d %s", w.Code, w.Body)
 	}
-	if got := counterValue(t, m.Requests.WithLabelValues("unrecognized", "GET", "404")); got != 1 {
+	if got := m.Requests.Series("unrecognized", "GET", 404).Count(); got != 1 {
 		t.Fatalf("unrecognized counted %v times", got)
 	}
 }

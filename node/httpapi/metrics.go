@@ -1,14 +1,17 @@
 package httpapi
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/presenced/presenced/node/reqmetrics"
+)
 
 // Metrics are the collectors the API records into. They are defined and
 // registered by the node, with every other metric, in node/metrics.go.
 type Metrics struct {
-	// Requests counts answers by route, method and code; RequestDuration
-	// observes their time by route and method.
-	Requests        *prometheus.CounterVec
-	RequestDuration *prometheus.HistogramVec
+	// Requests counts answers by route, method and code, and observes
+	// their time by route and method, in shards (reqmetrics).
+	Requests *reqmetrics.Metrics
 	// Publishes counts PUT publishes by result (ok, error); PublishDuration
 	// observes the time to JetStream's acknowledgement.
 	Publishes       *prometheus.CounterVec
