@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -113,11 +114,17 @@ func (p *proc) rss() int64 {
 // waitHTTP polls url every 2 ms until it answers 200, the process exits or
 // timeout passes, and returns when it answered.
 func (p *proc) waitHTTP(ctx context.Context, url string, timeout time.Duration) (time.Time, error) {
+	// One keep-alive connection for every poll (the body is read to its
+	// end so that the connection is reused): a poll then costs the
+	// process a request, not a connection, which matters when it is
+	// polled while it replays on the same cores.
 	client := &http.Client{Timeout: time.Second}
+	defer client.CloseIdleConnections()
 	deadline := time.Now().Add(timeout)
 	for {
 		resp, err := client.Get(url)
 		if err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
 				return time.Now(), nil

@@ -44,24 +44,30 @@ func (r *run) coldStart(ctx context.Context) error {
 		}
 		// The first consumer after a restart loads the stream's blocks: an
 		// untimed replay first, so that neither side pays for it.
-		if _, err := r.rawReplay(ctx, ns.url, size, false); err != nil {
+		if _, _, err := r.rawReplay(ctx, ns.url, size, false); err != nil {
 			return err
 		}
 		for round := range c.replayRounds {
 			var raw, rawCB, took time.Duration
 			var rss int64
+			// CPU time of each side's consumer and of the nats-server
+			// serving it: what bounds the replay on shared cores.
+			var cpu, serverCPU [3]time.Duration
 			for side := range 3 {
-				switch (round + side) % 3 {
+				k := (round + side) % 3
+				server0 := ns.proc.cpuTime()
+				switch k {
 				case 0:
-					raw, err = r.rawReplay(ctx, ns.url, size, false)
+					raw, cpu[k], err = r.rawReplay(ctx, ns.url, size, false)
 				case 1:
-					rawCB, err = r.rawReplay(ctx, ns.url, size, true)
+					rawCB, cpu[k], err = r.rawReplay(ctx, ns.url, size, true)
 				default:
-					took, rss, err = r.nodeReplay(ctx, ns.url, tf, size, "")
+					took, rss, cpu[k], err = r.nodeReplay(ctx, ns.url, tf, size, "")
 				}
 				if err != nil {
 					return err
 				}
+				serverCPU[k] = ns.proc.cpuTime() - server0
 			}
 			res.raw = append(res.raw, raw)
 			res.rawCallback = append(res.rawCallback, rawCB)
@@ -69,11 +75,13 @@ func (r *run) coldStart(ctx context.Context) error {
 			res.nodeRSS = rss
 			r.logf("cold start %d users, round %d: presenced ready in %s, raw consumer %s (callback %s) (node RSS %d MiB)",
 				size, round+1, took.Round(time.Millisecond), raw.Round(time.Millisecond), rawCB.Round(time.Millisecond), rss>>20)
+			r.logf("cold start %d users, round %d: CPU presenced %s + nats-server %s, raw %s + %s, callback %s + %s",
+				size, round+1, cpu[2], serverCPU[2], cpu[0], serverCPU[0], cpu[1], serverCPU[1])
 		}
 		res.natsRSS = ns.proc.rss()
 		res.natsDisk = diskUsage(ns.storeDir)
 		if c.cpuprofile != "" && size == c.replayUsers[len(c.replayUsers)-1] {
-			if _, _, err := r.nodeReplay(ctx, ns.url, tf, size, "replay"); err != nil {
+			if _, _, _, err := r.nodeReplay(ctx, ns.url, tf, size, "replay"); err != nil {
 				return err
 			}
 		}
@@ -83,31 +91,32 @@ func (r *run) coldStart(ctx context.Context) error {
 }
 
 // rawReplay runs barereplay on the stream (with -callback if callback) and
-// returns the time from its start to its exit.
-func (r *run) rawReplay(ctx context.Context, url string, want int, callback bool) (time.Duration, error) {
+// returns the time from its start to its exit and the CPU time it used.
+func (r *run) rawReplay(ctx context.Context, url string, want int, callback bool) (time.Duration, time.Duration, error) {
 	t0 := time.Now()
-	out, err := exec.CommandContext(ctx, r.bins.barereplay, "-nats-url", url, fmt.Sprintf("-callback=%v", callback)).Output()
+	cmd := exec.CommandContext(ctx, r.bins.barereplay, "-nats-url", url, fmt.Sprintf("-callback=%v", callback))
+	out, err := cmd.Output()
 	took := time.Since(t0)
 	if err != nil {
-		return 0, fmt.Errorf("barereplay: %w", err)
+		return 0, 0, fmt.Errorf("barereplay: %w", err)
 	}
 	var n int
 	if _, err := fmt.Sscanf(string(out), "%d messages", &n); err != nil || n != want {
-		return 0, fmt.Errorf("barereplay counted %q, want %d messages", strings.TrimSpace(string(out)), want)
+		return 0, 0, fmt.Errorf("barereplay counted %q, want %d messages", strings.TrimSpace(string(out)), want)
 	}
-	return took, nil
+	return took, cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime(), nil
 }
 
 // nodeReplay starts presenced on the stream, waits until it is ready,
 // checks it holds want users, and stops it. It returns the time from start
-// to ready and its resident memory once ready. With a profile name, the
+// to ready, its resident memory and the CPU time it used until then. With a profile name, the
 // node is profiled from its start for a little longer than the replay is
 // expected to take.
-func (r *run) nodeReplay(ctx context.Context, url, tokens string, want int, profile string) (time.Duration, int64, error) {
+func (r *run) nodeReplay(ctx context.Context, url, tokens string, want int, profile string) (time.Duration, int64, time.Duration, error) {
 	t0 := time.Now()
 	n, err := r.startPresenced(ctx, "presenced-replay", url, 1, tokens, false)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	defer n.proc.stop()
 	var prof func()
@@ -116,17 +125,18 @@ func (r *run) nodeReplay(ctx context.Context, url, tokens string, want int, prof
 	}
 	ready, err := n.waitReady(ctx, 10*time.Minute)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	took := ready.Sub(t0)
+	cpu := n.proc.cpuTime()
 	rss := n.proc.rss()
 	if prof != nil {
 		prof()
 	}
 	if got, err := projectionUsers(n.addr); err != nil || got != want {
-		return 0, 0, fmt.Errorf("presenced replayed %d users (%v), want %d", got, err, want)
+		return 0, 0, 0, fmt.Errorf("presenced replayed %d users (%v), want %d", got, err, want)
 	}
-	return took, rss, nil
+	return took, rss, cpu, nil
 }
 
 // replayProfileSeconds covers the slowest node replay measured so far.
