@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"math"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -45,8 +46,11 @@ func (l Listener) deadlineTick() time.Duration {
 // its connections with it.
 type deadlineListener struct {
 	net.Listener
-	// past is a time (Unix nanoseconds) already gone: the last tick.
-	past atomic.Int64
+	// Deadlines are kept as nanoseconds since epoch, on the monotonic
+	// clock (noDeadline for none); past is such a time already gone: the
+	// last tick's.
+	epoch time.Time
+	past  atomic.Int64
 
 	mu      sync.Mutex
 	conns   map[*deadlineConn]struct{}
@@ -63,7 +67,7 @@ func newDeadlineListener(inner net.Listener, tick time.Duration) *deadlineListen
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
 	}
-	l.past.Store(time.Now().UnixNano())
+	l.epoch = time.Now()
 	go l.watch(tick)
 	return l
 }
@@ -125,15 +129,28 @@ func (l *deadlineListener) watch(tick time.Duration) {
 		case <-l.stop:
 			return
 		case <-t.C:
-			batch = l.expire(time.Now(), batch[:0])
+			batch = l.expire(l.since(time.Now()), batch[:0])
 		}
 	}
 }
 
+// noDeadline is the time of no deadline: one that never passes.
+const noDeadline = math.MaxInt64
+
+// since is t as nanoseconds since the listener's epoch (noDeadline for the
+// zero time). A time without a monotonic reading, such as net/http's
+// "long ago", is compared by the wall clock, and is in the past.
+func (l *deadlineListener) since(t time.Time) int64 {
+	if t.IsZero() {
+		return noDeadline
+	}
+	return int64(t.Sub(l.epoch))
+}
+
 // expire applies every deadline passed at now and returns batch (a buffer
 // for the connections, kept between ticks).
-func (l *deadlineListener) expire(now time.Time, batch []*deadlineConn) []*deadlineConn {
-	l.past.Store(now.UnixNano())
+func (l *deadlineListener) expire(now int64, batch []*deadlineConn) []*deadlineConn {
+	l.past.Store(now)
 	l.mu.Lock()
 	for c := range l.conns {
 		batch = append(batch, c)
@@ -152,6 +169,8 @@ type deadlineConn struct {
 	net.Conn
 	l *deadlineListener
 
+	// mu orders the changes of the connection's own deadlines: setting a
+	// deadline that needs none (the common case) takes no lock.
 	mu          sync.Mutex
 	read, write deadline
 	closeOnce   sync.Once
@@ -159,10 +178,11 @@ type deadlineConn struct {
 
 // deadline is one direction's deadline.
 type deadline struct {
-	// at is the deadline asked for; zero is none.
-	at time.Time
-	// applied says the connection's own deadline is set, to a time passed.
-	applied bool
+	// at is the deadline asked for (see deadlineListener.since).
+	at atomic.Int64
+	// applied says the connection's own deadline is set, to a time
+	// passed; it changes only under mu.
+	applied atomic.Bool
 }
 
 func (c *deadlineConn) SetDeadline(t time.Time) error {
@@ -180,34 +200,46 @@ func (c *deadlineConn) SetWriteDeadline(t time.Time) error { return c.set(&c.wri
 // deadline is touched only to apply a deadline already past, or to lift
 // one the watchdog applied.
 func (c *deadlineConn) set(d *deadline, read bool, t time.Time) error {
-	past := !t.IsZero() && t.UnixNano() < c.l.past.Load()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	d.at = t
-	if !past && !d.applied {
+	at := c.l.since(t)
+	d.at.Store(at)
+	if at > c.l.past.Load() && !d.applied.Load() {
 		return nil
 	}
-	d.applied = past
-	var own time.Time
-	if past {
-		own = t
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.reconcile(d, read, c.l.past.Load())
+}
+
+// reconcile applies d to the connection if it has passed at now, and lifts
+// an applied one that has not. c.mu is held.
+func (c *deadlineConn) reconcile(d *deadline, read bool, now int64) error {
+	switch passed := d.at.Load() <= now; {
+	case passed && !d.applied.Load():
+		d.applied.Store(true)
+		return c.setOwn(read, longAgo)
+	case !passed && d.applied.Load():
+		d.applied.Store(false)
+		return c.setOwn(read, time.Time{})
 	}
-	return c.setOwn(read, own)
+	return nil
 }
 
 // expire applies the deadlines passed at now.
-func (c *deadlineConn) expire(now time.Time) {
+func (c *deadlineConn) expire(now int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, read := range []bool{true, false} {
-		d := &c.write
-		if read {
-			d = &c.read
+	for _, d := range [...]struct {
+		d    *deadline
+		read bool
+	}{{&c.read, true}, {&c.write, false}} {
+		if d.d.applied.Load() || d.d.at.Load() > now {
+			continue
 		}
-		if !d.applied && !d.at.IsZero() && !d.at.After(now) {
-			d.applied = true
-			_ = c.setOwn(read, longAgo)
-		}
+		_ = c.reconcile(d.d, d.read, now)
+		// A set racing this one may have read applied as false and gone
+		// without the lock: look at what it stored, and lift the deadline
+		// if it has moved on.
+		_ = c.reconcile(d.d, d.read, now)
 	}
 }
 

@@ -59,11 +59,11 @@ func TestDeadlineAppliedOnlyOncePassed(t *testing.T) {
 	if err := p.server.SetReadDeadline(now.Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	p.l.expire(now, nil)
+	p.l.expire(p.l.since(now), nil)
 	if err := p.roundTrip(); err != nil {
 		t.Fatalf("read before the deadline: %v", err)
 	}
-	p.l.expire(now.Add(2*time.Minute), nil)
+	p.l.expire(p.l.since(now.Add(2*time.Minute)), nil)
 	if err := p.roundTrip(); !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("read after the deadline passed: %v, want %v", err, os.ErrDeadlineExceeded)
 	}
@@ -81,12 +81,12 @@ func TestDeadlineMovedBeforeItPasses(t *testing.T) {
 	now := time.Now()
 	_ = p.server.SetReadDeadline(now.Add(time.Minute))
 	_ = p.server.SetReadDeadline(now.Add(time.Hour))
-	p.l.expire(now.Add(2*time.Minute), nil)
+	p.l.expire(p.l.since(now.Add(2*time.Minute)), nil)
 	if err := p.roundTrip(); err != nil {
 		t.Fatalf("read before the moved deadline: %v", err)
 	}
 	_ = p.server.SetReadDeadline(time.Time{})
-	p.l.expire(now.Add(2*time.Hour), nil)
+	p.l.expire(p.l.since(now.Add(2*time.Hour)), nil)
 	if err := p.roundTrip(); err != nil {
 		t.Fatalf("read without a deadline: %v", err)
 	}
@@ -113,7 +113,7 @@ func TestWriteDeadlineApplied(t *testing.T) {
 	if _, err := p.server.Write([]byte{'x'}); err != nil {
 		t.Fatalf("write before the deadline: %v", err)
 	}
-	p.l.expire(now.Add(2*time.Minute), nil)
+	p.l.expire(p.l.since(now.Add(2*time.Minute)), nil)
 	if _, err := p.server.Write([]byte{'x'}); !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("write after the deadline passed: %v, want %v", err, os.ErrDeadlineExceeded)
 	}
@@ -173,5 +173,44 @@ func TestDeadlineTick(t *testing.T) {
 		if got := c.l.deadlineTick(); got != c.want {
 			t.Errorf("%+v: tick %v, want %v", c.l, got, c.want)
 		}
+	}
+}
+
+// TestDeadlineSetRacingWatchdog: deadlines moved on while the watchdog
+// applies the ones they replace end with the connection usable, and the
+// last deadline set is the one in force.
+func TestDeadlineSetRacingWatchdog(t *testing.T) {
+	p := newDeadlinePair(t, noTick)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				p.l.expire(p.l.since(time.Now()), nil)
+			}
+		}
+	}()
+	for i := range 20000 {
+		d := time.Hour
+		if i%2 == 0 {
+			d = -time.Millisecond // already passed: the watchdog applies it
+		}
+		_ = p.server.SetReadDeadline(time.Now().Add(d))
+	}
+	close(stop)
+	<-done
+	_ = p.server.SetReadDeadline(time.Now().Add(time.Hour))
+	p.l.expire(p.l.since(time.Now()), nil)
+	if err := p.roundTrip(); err != nil {
+		t.Fatalf("read after the last deadline, an hour away: %v", err)
+	}
+	_ = p.server.SetReadDeadline(time.Now().Add(-time.Millisecond))
+	p.l.expire(p.l.since(time.Now()), nil)
+	if err := p.roundTrip(); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("read after the last deadline passed: %v, want %v", err, os.ErrDeadlineExceeded)
 	}
 }
