@@ -18,6 +18,18 @@ import (
 // (authenticated once) and about whom (the unescaped, validated user ID of
 // the path).
 func (a *API) presenceRequest(r *http.Request) (Requester, string, error) {
+	who, userID, err := a.presenceTarget(r)
+	if err != nil {
+		return Requester{}, "", err
+	}
+	if err := validateTarget(userID); err != nil {
+		return Requester{}, "", err
+	}
+	return who, userID, nil
+}
+
+// presenceTarget is presenceRequest without the check of the user ID.
+func (a *API) presenceTarget(r *http.Request) (Requester, string, error) {
 	who, err := a.requester(r)
 	if err != nil {
 		return Requester{}, "", err
@@ -27,18 +39,31 @@ func (a *API) presenceRequest(r *http.Request) (Requester, string, error) {
 	if err != nil {
 		return Requester{}, "", apierr.Errorf(apierr.KindInvalidParam, "User ID in the path is not validly percent-encoded.")
 	}
-	if err := events.ValidateUserID(userID); err != nil {
-		return Requester{}, "", apierr.Errorf(apierr.KindInvalidParam, "Invalid user ID: %v.", err)
-	}
 	return who, userID, nil
+}
+
+func validateTarget(userID string) error {
+	if err := events.ValidateUserID(userID); err != nil {
+		return apierr.Errorf(apierr.KindInvalidParam, "Invalid user ID: %v.", err)
+	}
+	return nil
 }
 
 // getStatus answers GET /presence/{userId}/status from the projection, as
 // read at the node's clock.
 func (a *API) getStatus(w http.ResponseWriter, r *http.Request) error {
-	who, userID, err := a.presenceRequest(r)
+	who, userID, err := a.presenceTarget(r)
 	if err != nil {
 		return err
+	}
+	// The projection holds only user IDs that were checked when their
+	// events were: an ID it holds needs no check, and one it does not hold
+	// is checked before anything else answers about it.
+	st, ok := a.d.Presence.Status(userID, a.d.Clock.Now(), a.d.Decay)
+	if !ok {
+		if err := validateTarget(userID); err != nil {
+			return err
+		}
 	}
 	if err := a.d.Policy.CheckVisible(who.UserID, userID); err != nil {
 		return err
@@ -50,9 +75,8 @@ func (a *API) getStatus(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	st, ok := src.status, src.found
-	if !src.leader {
-		st, ok = a.d.Presence.Status(userID, a.d.Clock.Now(), a.d.Decay)
+	if src.leader {
+		st, ok = src.status, src.found
 	}
 	if !ok {
 		if a.cfg.UnknownLocalUser == UnknownLocalUserOffline && events.ServerNameOf(userID) == a.d.ServerName {
