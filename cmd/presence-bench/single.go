@@ -71,7 +71,7 @@ func (r *run) singleNode(ctx context.Context) error {
 	c := r.cfg
 	if c.runs("get") {
 		for round := range c.rounds {
-			for _, s := range []*service{ours, bareGet, den} {
+			for _, s := range rotate([]*service{ours, bareGet, den}, round) {
 				if s != nil {
 					m := startCPU(s.procs...)
 					res := runClosed(ctx, s.addr, c.conns, c.warmup, c.duration, getOp(s))
@@ -84,7 +84,7 @@ func (r *run) singleNode(ctx context.Context) error {
 	}
 	if c.runs("put") {
 		for round := range c.rounds {
-			for _, s := range []*service{ours, barePut} {
+			for _, s := range rotate([]*service{ours, barePut}, round) {
 				m := startCPU(s.procs...)
 				res := runClosed(ctx, s.addr, c.conns, c.warmup, c.duration, putOp(s, c.conns))
 				res.cpu = m.stop(res.total())
@@ -130,6 +130,14 @@ func (r *run) singleNode(ctx context.Context) error {
 		}
 	}
 	return ctx.Err()
+}
+
+// rotate returns the services in the order of the given round: each round
+// starts one further along, so that none always runs first, right after
+// another's load, or last.
+func rotate(services []*service, round int) []*service {
+	k := round % len(services)
+	return append(services[k:len(services):len(services)], services[:k]...)
 }
 
 // baseline is a running baseline program and the address it serves.
