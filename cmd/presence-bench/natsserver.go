@@ -6,7 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -131,10 +131,21 @@ func presenceStream(replicas int) jetstream.StreamConfig {
 
 // jsConn is the harness's own connection to a NATS server, for seeding.
 type jsConn struct {
-	nc       *nats.Conn
-	js       jetstream.JetStream
-	failed   atomic.Int64 // asynchronous publishes that failed
-	firstErr atomic.Value
+	nc *nats.Conn
+	js jetstream.JetStream
+	// failed holds the asynchronous publishes that failed, for seed to
+	// publish again.
+	mu     sync.Mutex
+	failed []*nats.Msg
+}
+
+// takeFailed returns the publishes that failed so far and forgets them.
+func (c *jsConn) takeFailed() []*nats.Msg {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	f := c.failed
+	c.failed = nil
+	return f
 }
 
 func (c *jsConn) close() { c.nc.Close() }
@@ -149,9 +160,10 @@ func connectJS(ctx context.Context, url string, replicas int) (*jsConn, error) {
 	c := &jsConn{nc: nc}
 	c.js, err = jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(8192),
 		jetstream.WithPublishAsyncTimeout(time.Minute),
-		jetstream.WithPublishAsyncErrHandler(func(_ jetstream.JetStream, _ *nats.Msg, err error) {
-			c.failed.Add(1)
-			c.firstErr.CompareAndSwap(nil, err.Error())
+		jetstream.WithPublishAsyncErrHandler(func(_ jetstream.JetStream, m *nats.Msg, _ error) {
+			c.mu.Lock()
+			c.failed = append(c.failed, m)
+			c.mu.Unlock()
 		}))
 	if err != nil {
 		nc.Close()
@@ -160,7 +172,11 @@ func connectJS(ctx context.Context, url string, replicas int) (*jsConn, error) {
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		_, err = c.js.CreateOrUpdateStream(cctx, presenceStream(replicas))
+		var st jetstream.Stream
+		st, err = c.js.CreateOrUpdateStream(cctx, presenceStream(replicas))
+		if err == nil {
+			err = streamLed(cctx, st, replicas)
+		}
 		cancel()
 		if err == nil {
 			return c, nil
@@ -171,4 +187,27 @@ func connectJS(ctx context.Context, url string, replicas int) (*jsConn, error) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// streamLed reports whether a replicated stream has a leader and every
+// replica is current: a young stream's first publishes otherwise find no
+// one to store them.
+func streamLed(ctx context.Context, st jetstream.Stream, replicas int) error {
+	if replicas <= 1 {
+		return nil
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		return err
+	}
+	cl := info.Cluster
+	if cl == nil || cl.Leader == "" || len(cl.Replicas) < replicas-1 {
+		return fmt.Errorf("stream has no leader and %d replicas yet", replicas)
+	}
+	for _, r := range cl.Replicas {
+		if !r.Current {
+			return fmt.Errorf("replica %s of the stream is not current", r.Name)
+		}
+	}
+	return nil
 }

@@ -35,10 +35,32 @@ func seed(ctx context.Context, c *jsConn, from, to int) (time.Duration, error) {
 	if err := waitAsync(ctx, c); err != nil {
 		return 0, err
 	}
-	if n := c.failed.Load(); n > 0 {
-		return 0, fmt.Errorf("seeding: %d publishes failed (first: %v)", n, c.firstErr.Load())
+	if err := republish(ctx, c); err != nil {
+		return 0, err
 	}
 	return time.Since(t0), nil
+}
+
+// republish publishes the asynchronous publishes that failed again, one at
+// a time, each tried for up to a minute: a stream whose leader moved, or
+// that was too busy to answer in time, stores them then.
+func republish(ctx context.Context, c *jsConn) error {
+	for _, m := range c.takeFailed() {
+		deadline := time.Now().Add(time.Minute)
+		for {
+			pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			_, err := c.js.PublishMsg(pctx, m)
+			cancel()
+			if err == nil {
+				break
+			}
+			if time.Now().After(deadline) || ctx.Err() != nil {
+				return fmt.Errorf("seeding: publish to %s: %w", m.Subject, err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	return nil
 }
 
 func waitAsync(ctx context.Context, c *jsConn) error {
