@@ -20,10 +20,11 @@ const consistentReadParam = "consistent"
 
 // readSource says where a GET's answer comes from.
 type readSource struct {
-	// leader is set when a consistent read found the projection
-	// disagreeing with the stream leader about the user: the answer is then
-	// the leader's state (found: the leader holds one).
-	leader bool
+	// read is set when a consistent read read the state: the answer is
+	// found and status, the projection's once it has caught up, or the
+	// stream leader's when the projection disagrees with it about the user
+	// (found: the leader holds one).
+	read   bool
 	found  bool
 	status projection.Status
 }
@@ -66,7 +67,8 @@ func (a *API) consistentRead(r *http.Request, userID string) (readSource, error)
 	if errors.Is(err, events.ErrUnknownVersion) || errors.Is(err, events.ErrMalformed) {
 		// An event this build cannot read: the projection skipped it as
 		// well, so there is nothing to compare.
-		return readSource{}, nil
+		st, ok := a.d.Presence.Status(userID, a.d.Clock.Now(), a.d.Decay)
+		return readSource{read: true, found: ok, status: st}, nil
 	}
 	if err != nil {
 		return readSource{}, apierr.Unavailable("Cannot reach the presence store for a consistent read; try again.", time.Second, err)
@@ -74,12 +76,12 @@ func (a *API) consistentRead(r *http.Request, userID string) (readSource, error)
 	now := a.d.Clock.Now()
 	st, ok := a.d.Presence.Status(userID, now, a.d.Decay)
 	if ok == found && (!ok || st.Seq == seq) {
-		return readSource{}, nil
+		return readSource{read: true, found: ok, status: st}, nil
 	}
 	a.d.Logger.Warn("projection disagrees with the stream leader; answering from the leader and replacing the consumer",
 		"user_id", userID, "projection_seq", st.Seq, "leader_seq", seq, "barrier_seq", last)
 	a.d.Stream.Resync()
-	src := readSource{leader: true, found: found}
+	src := readSource{read: true, found: found}
 	if found {
 		src.status = projection.RecordOf(seq, storedAt, ev).StatusAt(now, a.d.Decay)
 	}

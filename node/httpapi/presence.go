@@ -75,7 +75,7 @@ func (a *API) getStatus(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if src.leader {
+	if src.read {
 		st, ok = src.status, src.found
 	}
 	if !ok {
