@@ -31,7 +31,11 @@ func (r *run) report() (failed bool) {
 	}
 	dnote := fmt.Sprintf("%d accounts", res.dendriteUsers)
 	loadRow("GET", "presenced", res.get["presenced"], kindGET, "median of rounds")
-	loadRow("GET", "bare", res.get["bare"], kindGET, "scripts/baseline/bareget")
+	bareNote := "scripts/baseline/bareget"
+	if r.cfg.bareHeaders {
+		bareNote += " -matrix-headers"
+	}
+	loadRow("GET", "bare", res.get["bare"], kindGET, bareNote)
 	loadRow("GET", "dendrite", res.get["dendrite"], kindGET, dnote)
 	loadRow("PUT", "presenced", res.put["presenced"], kindPUT, "200 = stored and applied")
 	loadRow("PUT", "bare", res.put["bare"], kindPUT, "scripts/baseline/bareput")

@@ -34,7 +34,11 @@ func (r *run) singleNode(ctx context.Context) error {
 	ours := newService("presenced", node.addr, n, tokens, tokens[0])
 	ours.procs = []*proc{node.proc, ns.proc}
 
-	getProc, err := r.startBaseline(ctx, "bareget", r.bins.bareget, presencePath(0), "-users", strconv.Itoa(n))
+	getArgs := []string{"-users", strconv.Itoa(n)}
+	if r.cfg.bareHeaders {
+		getArgs = append(getArgs, "-matrix-headers")
+	}
+	getProc, err := r.startBaseline(ctx, "bareget", r.bins.bareget, presencePath(0), getArgs...)
 	if err != nil {
 		return err
 	}

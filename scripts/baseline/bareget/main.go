@@ -1,8 +1,13 @@
 // Command bareget is the baseline of the GET benchmarks (cmd/presence-bench,
 // scripts/bench-get.sh): a bare net/http handler that answers the presence
 // GET with a map lookup and encoding/json, with no authentication, routing
-// library, metrics or policy. It holds -users users named by -user-format
-// (the IDs the harness seeds presenced with) and @alice:localhost.
+// library, metrics or policy. Its body has presenced's fields
+// (currently_active for an online user, as the Matrix spec's answer has).
+// It holds -users users named by -user-format (the IDs the harness seeds
+// presenced with) and @alice:localhost. -matrix-headers adds the two
+// headers presenced answers with beyond Content-Type
+// (Access-Control-Allow-Origin and Cache-Control), to tell what the answer's
+// bytes cost from what presenced's code does.
 package main
 
 import (
@@ -16,9 +21,10 @@ import (
 )
 
 type state struct {
-	Presence      string `json:"presence"`
-	LastActiveAgo int64  `json:"last_active_ago"`
-	StatusMsg     string `json:"status_msg,omitempty"`
+	Presence        string `json:"presence"`
+	LastActiveAgo   int64  `json:"last_active_ago"`
+	StatusMsg       string `json:"status_msg,omitempty"`
+	CurrentlyActive bool   `json:"currently_active"`
 }
 
 func main() {
@@ -26,6 +32,7 @@ func main() {
 	users := flag.Int("users", 10000, "users in the map")
 	format := flag.String("user-format", "@user%07d:example.org", "fmt pattern of the i-th user ID")
 	msg := flag.String("status-msg", "", "status message of every user")
+	matrixHeaders := flag.Bool("matrix-headers", false, "answer with presenced's headers: Access-Control-Allow-Origin and Cache-Control beside Content-Type")
 	flag.Parse()
 	m := make(map[string]state, *users+1)
 	for i := 0; i < *users; i++ {
@@ -41,6 +48,11 @@ func main() {
 			return
 		}
 		st.LastActiveAgo = time.Since(start).Milliseconds()
+		st.CurrentlyActive = st.LastActiveAgo < 60_000 // every user is online
+		if *matrixHeaders {
+			w.Header().Set("Access-Control-Allow-Origin", "*")
+			w.Header().Set("Cache-Control", "no-store")
+		}
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(st)
 	})
