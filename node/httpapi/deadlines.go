@@ -63,11 +63,11 @@ type deadlineListener struct {
 func newDeadlineListener(inner net.Listener, tick time.Duration) *deadlineListener {
 	l := &deadlineListener{
 		Listener: inner,
+		epoch:    time.Now(),
 		conns:    make(map[*deadlineConn]struct{}),
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
 	}
-	l.epoch = time.Now()
 	go l.watch(tick)
 	return l
 }

@@ -3,7 +3,6 @@ package httpapi
 import (
 	"net/http"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/presenced/presenced/node/reqmetrics"
@@ -67,9 +66,7 @@ func (a *API) chainWith(lim *limits, route string, h handler) http.Handler {
 type recorder struct {
 	m     *reqmetrics.Metrics
 	route string
-	// Each (method, code)'s series is looked up once: those of 200 by
-	// method, the others in series.
-	ok     [len(methodLabels)]atomic.Pointer[reqmetrics.Series]
+	// Each (method, code)'s series is looked up in m once.
 	series sync.Map // methodCode → *reqmetrics.Series
 }
 
@@ -85,24 +82,12 @@ func (rec *recorder) record(method string, status int, start time.Time) {
 	if rec == nil {
 		return
 	}
-	rec.seriesOf(methodIndex(method), status).Observe(time.Since(start))
-}
-
-func (rec *recorder) seriesOf(m, status int) *reqmetrics.Series {
-	if status == http.StatusOK {
-		if s := rec.ok[m].Load(); s != nil {
-			return s
-		}
-		s := rec.m.Series(rec.route, methodLabels[m], status)
-		rec.ok[m].Store(s)
-		return s
+	key := methodCode{methodIndex(method), status}
+	s, ok := rec.series.Load(key)
+	if !ok {
+		s, _ = rec.series.LoadOrStore(key, rec.m.Series(rec.route, methodLabels[key.method], status))
 	}
-	key := methodCode{m, status}
-	if s, ok := rec.series.Load(key); ok {
-		return s.(*reqmetrics.Series)
-	}
-	s, _ := rec.series.LoadOrStore(key, rec.m.Series(rec.route, methodLabels[m], status))
-	return s.(*reqmetrics.Series)
+	s.(*reqmetrics.Series).Observe(time.Since(start))
 }
 
 type methodCode struct {
@@ -118,23 +103,13 @@ var methodLabels = [...]string{
 
 // methodIndex is the index of m's label in methodLabels.
 func methodIndex(m string) int {
-	switch m {
-	case http.MethodGet:
-		return 0
-	case http.MethodPut:
-		return 1
-	case http.MethodPost:
-		return 2
-	case http.MethodDelete:
-		return 3
-	case http.MethodHead:
-		return 4
-	case http.MethodOptions:
-		return 5
-	case http.MethodPatch:
-		return 6
+	known := methodLabels[:len(methodLabels)-1]
+	for i, l := range known {
+		if m == l {
+			return i
+		}
 	}
-	return len(methodLabels) - 1
+	return len(known)
 }
 
 // statusWriter remembers the status code written. It also lends its

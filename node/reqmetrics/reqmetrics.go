@@ -5,7 +5,7 @@
 // words that every request updates. Requests served on different cores
 // then take turns owning those cache lines: on two cores an Observe and an
 // Inc went from 24 ns alone to about 150 ns each under contention. Here
-// every series has a shard per few cores, each on cache lines of its own,
+// every series has four shards per core, each on cache lines of its own,
 // and a request updates a shard picked at random; a scrape sums the shards.
 //
 // One series is one (route, method, code). It is exported as the count of
@@ -36,7 +36,7 @@ type Metrics struct {
 	boundsNS []int64
 	shards   int
 	// stride is the words of one shard: a bucket per bound, +Inf, the sum
-	// of nanoseconds, rounded up to whole cache lines.
+	// of nanoseconds, rounded up to whole cache lines, and one line more.
 	stride int
 
 	mu     sync.Mutex
@@ -55,8 +55,9 @@ type Series struct {
 	words []atomic.Uint64
 }
 
-// wordsPerLine is the atomic words of a 64-byte cache line; shards take two
-// lines more than they need so that neighbours never share one.
+// wordsPerLine is the atomic words of a 64-byte cache line; a shard takes
+// one line more than it needs, so that neighbours never share one however
+// the series' words are aligned.
 const wordsPerLine = 8
 
 // New defines the two metrics, named count and duration, with the buckets
