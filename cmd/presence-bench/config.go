@@ -31,7 +31,6 @@ type config struct {
 	feedRate     float64
 	feedModes    []string
 	strict       bool
-	bareHeaders  bool
 	workdir      string
 	keep         bool
 }
@@ -62,7 +61,6 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	fs.Float64Var(&c.feedRate, "feed-rate", 20, "PUTs per second of the fan-out phase's writer")
 	modes := fs.String("feed-modes", modeLongPoll+","+modeSSE, "change-feed modes of the fan-out phase: "+modeLongPoll+", "+modeSSE)
 	fs.BoolVar(&c.strict, "strict", false, "exit 1 when a target fails")
-	fs.BoolVar(&c.bareHeaders, "bare-matrix-headers", false, "the bare GET handler also answers with presenced's CORS and Cache-Control headers (bareget -matrix-headers): the same bytes as presenced's answer")
 	fs.StringVar(&c.workdir, "workdir", "", "directory for data and logs (default: a new temporary directory)")
 	fs.BoolVar(&c.keep, "keep", false, "keep the work directory")
 	if err := fs.Parse(args); err != nil {

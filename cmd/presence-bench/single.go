@@ -34,16 +34,17 @@ func (r *run) singleNode(ctx context.Context) error {
 	ours := newService("presenced", node.addr, n, tokens, tokens[0])
 	ours.procs = []*proc{node.proc, ns.proc}
 
-	getArgs := []string{"-users", strconv.Itoa(n)}
-	if r.cfg.bareHeaders {
-		getArgs = append(getArgs, "-matrix-headers")
-	}
-	getProc, err := r.startBaseline(ctx, "bareget", r.bins.bareget, presencePath(0), getArgs...)
+	// The GET baseline twice: as the target has it (the same map lookup and
+	// JSON), and answering with presenced's headers too, so that each run
+	// tells what the answer's bytes cost from what presenced's code costs.
+	bareGet, err := r.startBareGet(ctx, "bareget", "bare", n, tokens)
 	if err != nil {
 		return err
 	}
-	bareGet := newService("bare", getProc.addr, n, tokens, tokens[0])
-	bareGet.procs = []*proc{getProc.proc}
+	sameGet, err := r.startBareGet(ctx, "bareget-same", "bare-same", n, tokens, "-matrix-headers")
+	if err != nil {
+		return err
+	}
 	putProc, err := r.startBaseline(ctx, "bareput", r.bins.bareput, "/readyz", "-nats-url", ns.url)
 	if err != nil {
 		return err
@@ -75,7 +76,7 @@ func (r *run) singleNode(ctx context.Context) error {
 	c := r.cfg
 	if c.runs("get") {
 		for round := range c.rounds {
-			for _, s := range rotate([]*service{ours, bareGet, den}, round) {
+			for _, s := range rotate([]*service{ours, bareGet, sameGet, den}, round) {
 				if s != nil {
 					m := startCPU(s.procs...)
 					res := runClosed(ctx, s.addr, c.conns, c.warmup, c.duration, getOp(s))
@@ -142,6 +143,18 @@ func (r *run) singleNode(ctx context.Context) error {
 func rotate(services []*service, round int) []*service {
 	k := round % len(services)
 	return append(services[k:len(services):len(services)], services[:k]...)
+}
+
+// startBareGet starts bareget (as process name) with extra arguments and
+// returns it as the service called service.
+func (r *run) startBareGet(ctx context.Context, name, service string, users int, tokens []string, extra ...string) (*service, error) {
+	b, err := r.startBaseline(ctx, name, r.bins.bareget, presencePath(0), append([]string{"-users", strconv.Itoa(users)}, extra...)...)
+	if err != nil {
+		return nil, err
+	}
+	s := newService(service, b.addr, users, tokens, tokens[0])
+	s.procs = []*proc{b.proc}
+	return s, nil
 }
 
 // baseline is a running baseline program and the address it serves.
