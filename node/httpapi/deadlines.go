@@ -52,6 +52,11 @@ type deadlineListener struct {
 	epoch time.Time
 	past  atomic.Int64
 
+	// beforeApply, when set (by tests), runs as a passed deadline is about
+	// to be applied, before the connection is marked: the window in which
+	// a set that takes no lock can move the deadline on.
+	beforeApply func()
+
 	mu      sync.Mutex
 	conns   map[*deadlineConn]struct{}
 	closed  bool
@@ -215,6 +220,9 @@ func (c *deadlineConn) set(d *deadline, read bool, t time.Time) error {
 func (c *deadlineConn) reconcile(d *deadline, read bool, now int64) error {
 	switch passed := d.at.Load() <= now; {
 	case passed && !d.applied.Load():
+		if c.l.beforeApply != nil {
+			c.l.beforeApply()
+		}
 		d.applied.Store(true)
 		return c.setOwn(read, longAgo)
 	case !passed && d.applied.Load():

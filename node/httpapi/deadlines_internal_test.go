@@ -179,6 +179,29 @@ func TestDeadlineTick(t *testing.T) {
 // TestDeadlineSetRacingWatchdog: deadlines moved on while the watchdog
 // applies the ones they replace end with the connection usable, and the
 // last deadline set is the one in force.
+// TestDeadlineMovedWhileApplied: a deadline moved into the future, without
+// the lock, just as the watchdog applies its passed value, is lifted again
+// by the watchdog. The hook puts the move in that window every time.
+func TestDeadlineMovedWhileApplied(t *testing.T) {
+	p := newDeadlinePair(t, noTick)
+	now := time.Now()
+	_ = p.server.SetReadDeadline(now.Add(time.Second))
+	moved := false
+	p.l.beforeApply = func() {
+		if !moved {
+			moved = true
+			_ = p.server.SetReadDeadline(now.Add(time.Hour))
+		}
+	}
+	p.l.expire(p.l.since(now.Add(2*time.Second)), nil)
+	if !moved {
+		t.Fatal("the watchdog did not apply the passed deadline")
+	}
+	if err := p.roundTrip(); err != nil {
+		t.Fatalf("read before the moved deadline, an hour away: %v", err)
+	}
+}
+
 func TestDeadlineSetRacingWatchdog(t *testing.T) {
 	p := newDeadlinePair(t, noTick)
 	stop := make(chan struct{})

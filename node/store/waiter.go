@@ -15,6 +15,11 @@ type Waiter struct {
 	waiters atomic.Int64
 	mu      sync.Mutex
 	ch      chan struct{} // closed and replaced when seq advances and someone waits; guarded by mu
+
+	// beforeBlock, when set (by tests), runs in Wait between its look at
+	// the sequence and its wait on the channel: the window an Advance
+	// must not be lost in.
+	beforeBlock func()
 }
 
 // NewWaiter returns a waiter at sequence 0.
@@ -57,6 +62,9 @@ func (w *Waiter) Wait(ctx context.Context, seq uint64) error {
 		w.mu.Unlock()
 		if w.seq.Load() >= seq {
 			return nil
+		}
+		if w.beforeBlock != nil {
+			w.beforeBlock()
 		}
 		select {
 		case <-ch:

@@ -34,6 +34,21 @@ func TestWaiterWaitsUntilAdvanced(t *testing.T) {
 	}
 }
 
+// TestWaiterAdvanceBeforeBlock: an Advance that lands after a waiter has
+// looked at the sequence, but before it blocks, still wakes it. The hook
+// puts the Advance in that window every time, where the test below only
+// hopes to hit it.
+func TestWaiterAdvanceBeforeBlock(t *testing.T) {
+	w := NewWaiter()
+	var once sync.Once
+	w.beforeBlock = func() { once.Do(func() { w.Advance(1) }) }
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := w.Wait(ctx, 1); err != nil {
+		t.Fatalf("the Advance between the look and the wait was lost: %v", err)
+	}
+}
+
 // TestWaiterNoLostWakeup: a waiter started as the sequence is raised to
 // what it waits for returns after that one Advance, with no later Advance to
 // wake it.
