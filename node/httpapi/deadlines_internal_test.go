@@ -176,9 +176,6 @@ func TestDeadlineTick(t *testing.T) {
 	}
 }
 
-// TestDeadlineSetRacingWatchdog: deadlines moved on while the watchdog
-// applies the ones they replace end with the connection usable, and the
-// last deadline set is the one in force.
 // TestDeadlineMovedWhileApplied: a deadline moved into the future, without
 // the lock, just as the watchdog applies its passed value, is lifted again
 // by the watchdog. The hook puts the move in that window every time.
@@ -202,6 +199,9 @@ func TestDeadlineMovedWhileApplied(t *testing.T) {
 	}
 }
 
+// TestDeadlineSetRacingWatchdog: deadlines moved on while the watchdog
+// applies the ones they replace end with the connection usable, and the
+// last deadline set is the one in force.
 func TestDeadlineSetRacingWatchdog(t *testing.T) {
 	p := newDeadlinePair(t, noTick)
 	stop := make(chan struct{})
