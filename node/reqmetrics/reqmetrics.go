@@ -121,7 +121,8 @@ func (s *Series) Observe(d time.Duration) {
 // time in nanoseconds.
 func (s *Series) totals(buckets []uint64) ([]uint64, uint64) {
 	n := len(s.m.boundsNS) + 1
-	buckets = append(buckets[:0], make([]uint64, n)...)
+	buckets = slices.Grow(buckets[:0], n)[:n]
+	clear(buckets)
 	var sum uint64
 	for sh := range s.m.shards {
 		w := s.words[sh*s.m.stride:]
