@@ -1,7 +1,9 @@
 package apitest
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -111,8 +113,9 @@ func TestEncodedUserIDs(t *testing.T) {
 		http.StatusBadRequest, "M_INVALID_PARAM")
 }
 
-// TestCORS: every answer carries Access-Control-Allow-Origin: * (the OpenAPI
-// check asserts it on every exchange), and preflights are answered 200
+// TestCORS: every answer to a CORS request (one with Origin) carries
+// Access-Control-Allow-Origin: *, and no other answer does (the OpenAPI
+// check asserts both on every exchange); preflights are answered 200
 // without authentication on every documented path.
 func TestCORS(t *testing.T) {
 	n := nodetest.StartNode(t)
@@ -139,15 +142,25 @@ func TestCORS(t *testing.T) {
 		}
 	}
 	// Errors carry the CORS header too, so that a browser client can read them.
-	r := api.Do(t, http.MethodGet, n.URL+nodetest.PresencePath(alice), "", nil)
+	req, _ := http.NewRequest(http.MethodGet, n.URL+nodetest.PresencePath(alice), nil)
+	req.Header.Set("Origin", "https://app.example.org")
+	r := api.Send(t, req, nil)
 	if r.Status != http.StatusUnauthorized || r.Header.Get("Access-Control-Allow-Origin") != "*" {
-		t.Fatalf("401 without CORS header: %d %v", r.Status, r.Header)
+		t.Fatalf("401 to a CORS request without CORS header: %d %v", r.Status, r.Header)
+	}
+	// A request without Origin is no browser's CORS request: the answer goes
+	// without the header, which nothing would read.
+	mustPut(t, n, aliceToken, alice, map[string]any{"presence": "online"})
+	r = api.Do(t, http.MethodGet, n.URL+nodetest.PresencePath(alice), aliceToken, nil)
+	if _, ok := r.Header["Access-Control-Allow-Origin"]; r.Status != http.StatusOK || ok {
+		t.Fatalf("GET without Origin: %d %v", r.Status, r.Header)
 	}
 }
 
-// TestEveryResponseIsJSON sends one request of every kind the node answers
-// and checks that each answer is application/json and parses as a JSON
-// object.
+// TestEveryResponseIsJSON sends one request of every kind the node answers,
+// as a browser would (with Origin) and as a homeserver would (without), and
+// checks that each answer is application/json and parses as a JSON object
+// (the OpenAPI check adds the CORS and cache headers).
 func TestEveryResponseIsJSON(t *testing.T) {
 	n := nodetest.StartNode(t)
 	mustPut(t, n, aliceToken, alice, map[string]any{"presence": "online"})
@@ -170,12 +183,31 @@ func TestEveryResponseIsJSON(t *testing.T) {
 		{"GET", n.URL + "/healthz", "", nil},
 		{"GET", n.URL + "/readyz", "", nil},
 	} {
-		r := api.Do(t, c.method, c.url, c.token, c.body)
-		if ct := r.Header.Get("Content-Type"); ct != "application/json" {
-			t.Errorf("%s %s: Content-Type %q", c.method, c.url, ct)
-		}
-		if r.JSON == nil {
-			t.Errorf("%s %s: body %q is not a JSON object", c.method, c.url, r.Body)
+		for _, origin := range []string{"", "https://app.example.org"} {
+			var body io.Reader
+			if c.body != nil {
+				body = bytes.NewReader(c.body)
+			}
+			req, err := http.NewRequest(c.method, c.url, body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.token != "" {
+				req.Header.Set("Authorization", "Bearer "+c.token)
+			}
+			if c.body != nil {
+				req.Header.Set("Content-Type", "application/json")
+			}
+			if origin != "" {
+				req.Header.Set("Origin", origin)
+			}
+			r := api.Send(t, req, c.body)
+			if ct := r.Header.Get("Content-Type"); ct != "application/json" {
+				t.Errorf("%s %s (Origin %q): Content-Type %q", c.method, c.url, origin, ct)
+			}
+			if r.JSON == nil {
+				t.Errorf("%s %s (Origin %q): body %q is not a JSON object", c.method, c.url, origin, r.Body)
+			}
 		}
 	}
 }

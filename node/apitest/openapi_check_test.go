@@ -76,8 +76,10 @@ var api = &nodetest.Client{HTTP: &http.Client{Timeout: 30 * time.Second}, Check:
 
 // checkExchange fails the test when an exchange does not match the OpenAPI
 // description:
-//   - every response is application/json (but /metrics) and carries
-//     Access-Control-Allow-Origin: *;
+//   - every response is application/json (but /metrics) and
+//     Cache-Control: no-store, and carries Access-Control-Allow-Origin: *
+//     when the request is a CORS one (it has an Origin header, or is a
+//     preflight) and no CORS header otherwise;
 //   - a response to a documented operation must be one it documents, with
 //     the body and headers it documents;
 //   - a request the description rejects must not succeed (the server may not
@@ -92,8 +94,16 @@ func checkExchange(t testing.TB, req *http.Request, reqBody []byte, resp *nodete
 	if ct := resp.Header.Get("Content-Type"); req.URL.Path != "/metrics" && ct != "application/json" {
 		t.Errorf("openapi: %s: Content-Type %q, want application/json", what, ct)
 	}
-	if got := resp.Header.Get("Access-Control-Allow-Origin"); got != "*" {
-		t.Errorf("openapi: %s: Access-Control-Allow-Origin %q, want *", what, got)
+	if cc := resp.Header.Get("Cache-Control"); cc != "no-store" {
+		t.Errorf("openapi: %s: Cache-Control %q, want no-store", what, cc)
+	}
+	_, origin := req.Header["Origin"]
+	if got, ok := resp.Header["Access-Control-Allow-Origin"]; origin || req.Method == http.MethodOptions {
+		if len(got) != 1 || got[0] != "*" {
+			t.Errorf("openapi: %s with Origin: Access-Control-Allow-Origin %q, want *", what, got)
+		}
+	} else if ok {
+		t.Errorf("openapi: %s without Origin: Access-Control-Allow-Origin %q, want none", what, got)
 	}
 
 	r := req.Clone(context.Background())
@@ -258,7 +268,7 @@ func (r *recordingTB) Errorf(format string, args ...any) {
 func TestCheckExchangeCatchesMismatches(t *testing.T) {
 	const base = "http://127.0.0.1:8008"
 	jsonHeader := func(extra ...string) http.Header {
-		h := http.Header{"Content-Type": {"application/json"}, "Access-Control-Allow-Origin": {"*"}}
+		h := http.Header{"Content-Type": {"application/json"}, "Cache-Control": {"no-store"}, "Access-Control-Allow-Origin": {"*"}}
 		for i := 0; i+1 < len(extra); i += 2 {
 			h.Set(extra[i], extra[i+1])
 		}
@@ -290,9 +300,11 @@ func TestCheckExchangeCatchesMismatches(t *testing.T) {
 		{"503 with Retry-After", "GET", nodetest.PresencePath(alice), "", 503, jsonHeader("Retry-After", "1"),
 			`{"errcode":"M_UNKNOWN","error":"x"}`, false},
 		{"text/plain", "GET", nodetest.PresencePath(alice), "", 200,
-			http.Header{"Content-Type": {"text/plain"}, "Access-Control-Allow-Origin": {"*"}},
+			http.Header{"Content-Type": {"text/plain"}, "Cache-Control": {"no-store"}, "Access-Control-Allow-Origin": {"*"}},
 			`{"presence":"offline","last_active_ago":5}`, true},
-		{"no CORS", "GET", nodetest.PresencePath(alice), "", 200, http.Header{"Content-Type": {"application/json"}},
+		{"no CORS", "GET", nodetest.PresencePath(alice), "", 200, http.Header{"Content-Type": {"application/json"}, "Cache-Control": {"no-store"}},
+			`{"presence":"offline","last_active_ago":5}`, true},
+		{"cacheable", "GET", nodetest.PresencePath(alice), "", 200, http.Header{"Content-Type": {"application/json"}, "Access-Control-Allow-Origin": {"*"}},
 			`{"presence":"offline","last_active_ago":5}`, true},
 		{"invalid body accepted", "PUT", nodetest.PresencePath(alice), `{"presence":"busy"}`, 200, jsonHeader(), `{}`, true},
 		{"invalid body refused", "PUT", nodetest.PresencePath(alice), `{"presence":"busy"}`, 400, jsonHeader(),
@@ -325,6 +337,7 @@ func TestCheckExchangeCatchesMismatches(t *testing.T) {
 				t.Fatal(err)
 			}
 			req.Header.Set("Authorization", "Bearer "+aliceToken)
+			req.Header.Set("Origin", "https://app.example.org")
 			if c.reqBody != "" {
 				req.Header.Set("Content-Type", "application/json")
 			}
@@ -332,6 +345,50 @@ func TestCheckExchangeCatchesMismatches(t *testing.T) {
 			resp := &nodetest.Response{Status: c.status, Header: c.header, Body: []byte(c.body)}
 			_ = json.Unmarshal(resp.Body, &resp.JSON)
 			checkExchange(rec, req, []byte(c.reqBody), resp)
+			if got := len(rec.failures) > 0; got != c.wantFailure {
+				t.Errorf("check failed=%v, want %v; failures: %v", got, c.wantFailure, rec.failures)
+			}
+		})
+	}
+}
+
+// TestCheckExchangeCORSRule: the check wants the CORS header on answers to
+// requests with an Origin header and on preflights, and on no other answer.
+func TestCheckExchangeCORSRule(t *testing.T) {
+	withCORS := http.Header{"Content-Type": {"application/json"}, "Cache-Control": {"no-store"}, "Access-Control-Allow-Origin": {"*"}}
+	without := http.Header{"Content-Type": {"application/json"}, "Cache-Control": {"no-store"}}
+	for _, c := range []struct {
+		name        string
+		method      string
+		origin      bool
+		header      http.Header
+		wantFailure bool
+	}{
+		{"Origin, CORS header", http.MethodGet, true, withCORS, false},
+		{"Origin, none", http.MethodGet, true, without, true},
+		{"no Origin, none", http.MethodGet, false, without, false},
+		{"no Origin, CORS header", http.MethodGet, false, withCORS, true},
+		{"preflight without Origin, CORS header", http.MethodOptions, false, withCORS, false},
+		{"preflight without Origin, none", http.MethodOptions, false, without, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			req, err := http.NewRequest(c.method, "http://127.0.0.1:8008/healthz", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.origin {
+				req.Header.Set("Origin", "https://app.example.org")
+			}
+			header, body := c.header.Clone(), `{"status":"ok"}`
+			if c.method == http.MethodOptions {
+				header.Set("Access-Control-Allow-Methods", "GET, HEAD, POST, PUT, DELETE, OPTIONS")
+				header.Set("Access-Control-Allow-Headers", "X-Requested-With, Content-Type, Authorization")
+				body = `{}`
+			}
+			rec := &recordingTB{TB: t}
+			resp := &nodetest.Response{Status: 200, Header: header, Body: []byte(body)}
+			_ = json.Unmarshal(resp.Body, &resp.JSON)
+			checkExchange(rec, req, nil, resp)
 			if got := len(rec.failures) > 0; got != c.wantFailure {
 				t.Errorf("check failed=%v, want %v; failures: %v", got, c.wantFailure, rec.failures)
 			}

@@ -77,6 +77,7 @@ func TestLimitAnswersCarryCORSAndAreCounted(t *testing.T) {
 	a, m := newAPI(t, func(c *httpapi.Config) { c.MaxHeaderBytes = 1024 })
 	req := httptest.NewRequest(http.MethodGet, "/_matrix/client/v3/presence/@alice:example.org/status", nil)
 	req.Header.Set("X-Padding", strings.Repeat("x", 2048))
+	req.Header.Set("Origin", "https://app.example.org")
 	w := httptest.NewRecorder()
 	a.ClientHandler().ServeHTTP(w, req)
 	if w.Code != http.StatusRequestEntityTooLarge || !strings.Contains(w.Body.String(), `"M_TOO_LARGE"`) {
@@ -104,7 +105,9 @@ func TestInternalHandler(t *testing.T) {
 		t.Fatalf("/readyz: %d %s", w.Code, w.Body)
 	}
 	w = httptest.NewRecorder()
-	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/_matrix/client/v3/presence/@alice:example.org/status", nil))
+	req := httptest.NewRequest(http.MethodGet, "/_matrix/client/v3/presence/@alice:example.org/status", nil)
+	req.Header.Set("Origin", "https://app.example.org")
+	h.ServeHTTP(w, req)
 	if w.Code != http.StatusNotFound || !strings.Contains(w.Body.String(), `"M_UNRECOGNIZED"`) || w.Header().Get("Access-Control-Allow-Origin") != "*" {
 		t.Fatalf("client path on the internal router: %d %s", w.Code, w.Body)
 	}
@@ -123,4 +126,36 @@ func counterValue(t *testing.T, c prometheus.Counter) float64 {
 		t.Fatalf("gather: %v %v", mfs, err)
 	}
 	return mfs[0].GetMetric()[0].GetCounter().GetValue()
+}
+
+// TestCORSOnCORSRequestsOnly: the same answer carries
+// Access-Control-Allow-Origin when the request has an Origin header, and not
+// when it has none; a preflight carries the whole CORS set either way, and
+// every answer is no-store (so that no cache keeps one answer for both kinds
+// of request).
+func TestCORSOnCORSRequestsOnly(t *testing.T) {
+	a, _ := newAPI(t, nil)
+	h := a.ClientHandler()
+	for _, c := range []struct {
+		method, origin          string
+		wantOrigin, wantMethods bool
+	}{
+		{http.MethodGet, "https://app.example.org", true, false},
+		{http.MethodGet, "null", true, false}, // a sandboxed or file: page
+		{http.MethodGet, "", false, false},
+		{http.MethodOptions, "https://app.example.org", true, true},
+		{http.MethodOptions, "", true, true},
+	} {
+		req := httptest.NewRequest(c.method, "/_matrix/client/v3/presence/@alice:example.org/status", nil)
+		if c.origin != "" {
+			req.Header.Set("Origin", c.origin)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		_, gotOrigin := w.Header()["Access-Control-Allow-Origin"]
+		_, gotMethods := w.Header()["Access-Control-Allow-Methods"]
+		if gotOrigin != c.wantOrigin || gotMethods != c.wantMethods || w.Header().Get("Cache-Control") != "no-store" {
+			t.Errorf("%s with Origin %q: %d %v", c.method, c.origin, w.Code, w.Header())
+		}
+	}
 }

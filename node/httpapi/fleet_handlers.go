@@ -116,8 +116,9 @@ func (a *API) recordSync(w http.ResponseWriter, r *http.Request, c projection.Sy
 		return storeFailed(err)
 	}
 	if status == http.StatusNoContent {
-		// No body, but the type every answer of the API declares.
+		// No body, but the type and cache rule of every answer of the API.
 		w.Header()["Content-Type"] = contentTypeJSON
+		w.Header()["Cache-Control"] = noStore
 		w.WriteHeader(status)
 		return nil
 	}

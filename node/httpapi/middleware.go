@@ -14,8 +14,13 @@ type handler func(w http.ResponseWriter, r *http.Request) error
 
 // chain is the one middleware in front of every handler, in this order:
 //
-//  1. Access-Control-Allow-Origin, on every answer (errors from the limits
-//     included): the CORS header a browser checks on an answer;
+//  1. Access-Control-Allow-Origin, on every answer to a CORS request (errors
+//     from the limits included): the header a browser checks on an answer.
+//     A browser sends Origin on every CORS request (Fetch standard, "CORS
+//     protocol") and reads the header on no other answer, so homeservers,
+//     bots and native clients, which send no Origin, get answers without
+//     it. No cache can hand a browser an answer kept from such a request:
+//     every answer is Cache-Control: no-store;
 //  2. the limits: headers over MaxHeaderBytes are 413 M_TOO_LARGE, requests
 //     beyond MaxInFlight are 503 with Retry-After (probes are spared);
 //  3. the preflight (OPTIONS) answer, without authentication, which adds
@@ -35,7 +40,9 @@ func (a *API) chain(route string, h handler) http.Handler {
 func (a *API) chainWith(lim *limits, route string, h handler) http.Handler {
 	rec := a.recorder(route)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		setCORS(w.Header())
+		if isCORSRequest(r) {
+			setCORS(w.Header())
+		}
 		start := time.Now()
 		sw := newStatusWriter(w)
 		defer sw.free()
@@ -164,7 +171,15 @@ var (
 	corsHeaders = []string{"X-Requested-With, Content-Type, Authorization"}
 )
 
-// setCORS adds the CORS header of every answer.
+// isCORSRequest tells a request a browser's CORS protocol applies to: one
+// with an Origin header, or a preflight (which browsers send with Origin;
+// one without is answered as if it had it).
+func isCORSRequest(r *http.Request) bool {
+	_, origin := r.Header["Origin"]
+	return origin || r.Method == http.MethodOptions
+}
+
+// setCORS adds the CORS header of every answer to a CORS request.
 func setCORS(h http.Header) {
 	h["Access-Control-Allow-Origin"] = corsOrigin
 }

@@ -92,6 +92,9 @@ func (a *API) metrics(r *mux.Router) {
 	if a.d.Gatherer != nil {
 		metrics := promhttp.HandlerFor(a.d.Gatherer, promhttp.HandlerOpts{})
 		r.Handle("/metrics", a.chain("", func(w http.ResponseWriter, r *http.Request) error {
+			// no-store like every other answer: none may be cached, since
+			// whether one carries the CORS header depends on the request.
+			w.Header()["Cache-Control"] = noStore
 			metrics.ServeHTTP(w, r)
 			return nil
 		})).Methods(http.MethodGet)

@@ -4,9 +4,10 @@
 // library, metrics or policy. Its body has presenced's fields
 // (currently_active for an online user, as the Matrix spec's answer has).
 // It holds -users users named by -user-format (the IDs the harness seeds
-// presenced with) and @alice:localhost. -matrix-headers adds the two
-// headers presenced answers with beyond Content-Type
-// (Access-Control-Allow-Origin and Cache-Control), to tell what the answer's
+// presenced with) and @alice:localhost. -matrix-headers adds the headers
+// presenced answers with beyond Content-Type (Cache-Control, and
+// Access-Control-Allow-Origin when the request has an Origin header), so
+// that the answer is presenced's byte for byte: it tells what the answer's
 // bytes cost from what presenced's code does.
 package main
 
@@ -32,7 +33,7 @@ func main() {
 	users := flag.Int("users", 10000, "users in the map")
 	format := flag.String("user-format", "@user%07d:example.org", "fmt pattern of the i-th user ID")
 	msg := flag.String("status-msg", "", "status message of every user")
-	matrixHeaders := flag.Bool("matrix-headers", false, "answer with presenced's headers: Access-Control-Allow-Origin and Cache-Control beside Content-Type")
+	matrixHeaders := flag.Bool("matrix-headers", false, "answer with presenced's headers beside Content-Type: Cache-Control, and Access-Control-Allow-Origin to a request with Origin")
 	flag.Parse()
 	m := make(map[string]state, *users+1)
 	for i := 0; i < *users; i++ {
@@ -50,7 +51,9 @@ func main() {
 		st.LastActiveAgo = time.Since(start).Milliseconds()
 		st.CurrentlyActive = st.LastActiveAgo < 60_000 // every user is online
 		if *matrixHeaders {
-			w.Header().Set("Access-Control-Allow-Origin", "*")
+			if r.Header.Get("Origin") != "" {
+				w.Header().Set("Access-Control-Allow-Origin", "*")
+			}
 			w.Header().Set("Cache-Control", "no-store")
 		}
 		w.Header().Set("Content-Type", "application/json")
