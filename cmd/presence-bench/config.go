@@ -17,6 +17,7 @@ type config struct {
 	duration     time.Duration
 	warmup       time.Duration
 	rounds       int
+	slice        time.Duration
 	mixPut       float64
 	phases       []string
 	replayUsers  []int
@@ -47,6 +48,7 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	fs.DurationVar(&c.duration, "duration", 3*time.Second, "measured length of each load phase")
 	fs.DurationVar(&c.warmup, "warmup", 500*time.Millisecond, "unmeasured load before each phase")
 	fs.IntVar(&c.rounds, "rounds", 3, "rounds of each side-by-side comparison, interleaved")
+	fs.DurationVar(&c.slice, "slice", time.Second, "length of one slice of the side-by-side GET and PUT comparisons: each round's -duration per server runs as slices that alternate between the servers")
 	fs.Float64Var(&c.mixPut, "mix-put", 0.10, "share of PUTs in the mixed phase")
 	only := fs.String("only", "", "comma-separated phases to run (default all): "+strings.Join(allPhases, ","))
 	replay := fs.String("replay-users", "100000,1000000", "comma-separated user counts of the cold-start phase")
@@ -109,6 +111,8 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 		return nil, fmt.Errorf("-conns, -rounds and -replay-rounds must be at least 1")
 	case c.duration < time.Second:
 		return nil, fmt.Errorf("-duration %s: want at least 1s", c.duration)
+	case c.slice < 250*time.Millisecond:
+		return nil, fmt.Errorf("-slice %s: want at least 250ms", c.slice)
 	case c.feedReaders < 1 || c.feedUsers < 1 || c.feedRate <= 0:
 		return nil, fmt.Errorf("-feed-readers, -feed-users and -feed-rate must be positive")
 	case c.mixPut < 0 || c.mixPut > 1:
@@ -121,4 +125,12 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 
 func (c *config) runs(phase string) bool {
 	return slices.Contains(c.phases, phase) && (phase != "fleet" || c.fleet)
+}
+
+// sliceLength is how long one slice of a side-by-side comparison runs, and
+// how many slices make a round: -duration cut into the whole number of
+// slices nearest to -slice long.
+func (c *config) sliceLength() (time.Duration, int) {
+	n := max(1, int((c.duration+c.slice/2)/c.slice))
+	return c.duration / time.Duration(n), n
 }

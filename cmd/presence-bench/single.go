@@ -75,34 +75,18 @@ func (r *run) singleNode(ctx context.Context) error {
 	r.res.put = map[string][]loadResult{}
 	c := r.cfg
 	if c.runs("get") {
-		for round := range c.rounds {
-			for _, s := range rotate([]*service{ours, bareGet, sameGet, den}, round) {
-				if s != nil {
-					m := startCPU(s.procs...)
-					res := runClosed(ctx, s.addr, c.conns, c.warmup, c.duration, getOp(s))
-					res.cpu = m.stop(res.total())
-					r.res.get[s.name] = append(r.res.get[s.name], res)
-					r.logLoad(fmt.Sprintf("GET round %d %s", round+1, s.name), &res)
-				}
-			}
-		}
+		r.res.get = r.sideBySide(ctx, "GET", []*service{ours, bareGet, sameGet, den}, getOp, nil)
 	}
 	if c.runs("put") {
-		for round := range c.rounds {
-			for _, s := range rotate([]*service{ours, barePut}, round) {
-				m := startCPU(s.procs...)
-				res := runClosed(ctx, s.addr, c.conns, c.warmup, c.duration, putOp(s, c.conns))
-				res.cpu = m.stop(res.total())
-				r.res.put[s.name] = append(r.res.put[s.name], res)
-				r.logLoad(fmt.Sprintf("PUT round %d %s", round+1, s.name), &res)
-			}
-			if den != nil && round == c.rounds/2 {
+		putOps := func(s *service) op { return putOp(s, c.conns) }
+		r.res.put = r.sideBySide(ctx, "PUT", []*service{ours, barePut}, putOps, func() {
+			if den != nil {
 				a := r.appliedPut(ctx, den)
 				r.res.dendriteApply = &a
 				r.logf("PUT dendrite: %d answered (%.0f/s), all visible after %.1fs (%.0f applied/s), %d never visible",
 					a.answered, a.answeredRate, a.visibleAfter.Seconds(), a.rate(), a.missing)
 			}
-		}
+		})
 	}
 	if c.runs("mix") {
 		for round := range c.rounds {
@@ -135,6 +119,42 @@ func (r *run) singleNode(ctx context.Context) error {
 		}
 	}
 	return ctx.Err()
+}
+
+// sideBySide runs op against each of services (nil ones are skipped) for
+// -rounds × -duration in all, in slices of about -slice that alternate
+// between them, and returns each one's results by name, one per slice in
+// the order they ran. The slices are short because a shared host's speed
+// changes by tens of percent over tens of seconds: services measured a few
+// seconds apart see the same machine, and the targets take the median of
+// the ratios of the slices run side by side, which a change of speed
+// between two slices moves only as one slice among many. halfway, when not
+// nil, runs once after half the slices.
+func (r *run) sideBySide(ctx context.Context, phase string, services []*service, op func(*service) op, halfway func()) map[string][]loadResult {
+	c := r.cfg
+	length, perRound := c.sliceLength()
+	warmup := min(c.warmup, length/4)
+	res := map[string][]loadResult{}
+	total := c.rounds * perRound
+	for i := range total {
+		for _, s := range rotate(services, i) {
+			if s == nil {
+				continue
+			}
+			m := startCPU(s.procs...)
+			lr := runClosed(ctx, s.addr, c.conns, warmup, length, op(s))
+			lr.cpu = m.stop(lr.total())
+			res[s.name] = append(res[s.name], lr)
+			r.logLoad(fmt.Sprintf("%s slice %d/%d %s", phase, i+1, total, s.name), &lr)
+		}
+		if halfway != nil && i == total/2 {
+			halfway()
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return res
 }
 
 // rotate returns the services in the order of the given round: each round

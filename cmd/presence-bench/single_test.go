@@ -1,6 +1,9 @@
 package main
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 // TestRotate: each round starts one service further along and every
 // service runs once a round; the caller's slice is left as it was.
@@ -18,5 +21,24 @@ func TestRotate(t *testing.T) {
 	}
 	if in[0] != a || in[1] != b || in[2] != c {
 		t.Fatal("rotate changed its argument")
+	}
+}
+
+// TestSliceLength: -duration is cut into the whole number of slices
+// nearest to -slice, never none.
+func TestSliceLength(t *testing.T) {
+	for _, c := range []struct {
+		duration, slice, want time.Duration
+		n                     int
+	}{
+		{5 * time.Second, time.Second, time.Second, 5},
+		{3 * time.Second, 2 * time.Second, 1500 * time.Millisecond, 2},
+		{time.Second, 5 * time.Second, time.Second, 1},
+		{2500 * time.Millisecond, time.Second, 833333333, 3},
+	} {
+		cfg := &config{duration: c.duration, slice: c.slice}
+		if got, n := cfg.sliceLength(); got != c.want || n != c.n {
+			t.Errorf("-duration %s -slice %s: %s × %d, want %s × %d", c.duration, c.slice, got, n, c.want, c.n)
+		}
 	}
 }
