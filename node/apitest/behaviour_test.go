@@ -1,9 +1,7 @@
 package apitest
 
 import (
-	"bytes"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -142,7 +140,7 @@ func TestCORS(t *testing.T) {
 		}
 	}
 	// Errors carry the CORS header too, so that a browser client can read them.
-	req, _ := http.NewRequest(http.MethodGet, n.URL+nodetest.PresencePath(alice), nil)
+	req := nodetest.NewRequest(t, http.MethodGet, n.URL+nodetest.PresencePath(alice), "", nil)
 	req.Header.Set("Origin", "https://app.example.org")
 	r := api.Send(t, req, nil)
 	if r.Status != http.StatusUnauthorized || r.Header.Get("Access-Control-Allow-Origin") != "*" {
@@ -184,20 +182,7 @@ func TestEveryResponseIsJSON(t *testing.T) {
 		{"GET", n.URL + "/readyz", "", nil},
 	} {
 		for _, origin := range []string{"", "https://app.example.org"} {
-			var body io.Reader
-			if c.body != nil {
-				body = bytes.NewReader(c.body)
-			}
-			req, err := http.NewRequest(c.method, c.url, body)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if c.token != "" {
-				req.Header.Set("Authorization", "Bearer "+c.token)
-			}
-			if c.body != nil {
-				req.Header.Set("Content-Type", "application/json")
-			}
+			req := nodetest.NewRequest(t, c.method, c.url, c.token, c.body)
 			if origin != "" {
 				req.Header.Set("Origin", origin)
 			}

@@ -258,11 +258,18 @@ var DefaultClient = &Client{HTTP: &http.Client{Timeout: 30 * time.Second}}
 // (none if nil).
 func (c *Client) Do(t testing.TB, method, fullURL, token string, body []byte) *Response {
 	t.Helper()
+	return c.Send(t, NewRequest(t, method, fullURL, token, body), body)
+}
+
+// NewRequest is the request Do sends, for a test to add headers to before
+// Send.
+func NewRequest(t testing.TB, method, fullURL, token string, body []byte) *http.Request {
+	t.Helper()
 	req, err := newRequest(context.Background(), method, fullURL, token, body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return c.Send(t, req, body)
+	return req
 }
 
 // Send sends req, whose body (if any) is body, and reads the answer. Tests
