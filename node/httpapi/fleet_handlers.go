@@ -116,9 +116,8 @@ func (a *API) recordSync(w http.ResponseWriter, r *http.Request, c projection.Sy
 		return storeFailed(err)
 	}
 	if status == http.StatusNoContent {
-		// No body, but the type and cache rule of every answer of the API.
-		w.Header()["Content-Type"] = contentTypeJSON
-		w.Header()["Cache-Control"] = noStore
+		// No body, but the headers of every answer of the API.
+		setJSONHeaders(w.Header())
 		w.WriteHeader(status)
 		return nil
 	}

@@ -23,9 +23,15 @@ var (
 
 // writeRawJSON answers with status and b, which must be JSON.
 func writeRawJSON(w http.ResponseWriter, status int, b []byte) {
-	h := w.Header()
-	h["Content-Type"] = contentTypeJSON
-	h["Cache-Control"] = noStore
+	setJSONHeaders(w.Header())
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
+}
+
+// setJSONHeaders sets the type and cache rule of every answer of the API.
+// No answer may be cached: whether one carries the CORS header depends on
+// the request (see chain).
+func setJSONHeaders(h http.Header) {
+	h["Content-Type"] = contentTypeJSON
+	h["Cache-Control"] = noStore
 }

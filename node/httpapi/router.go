@@ -92,8 +92,7 @@ func (a *API) metrics(r *mux.Router) {
 	if a.d.Gatherer != nil {
 		metrics := promhttp.HandlerFor(a.d.Gatherer, promhttp.HandlerOpts{})
 		r.Handle("/metrics", a.chain("", func(w http.ResponseWriter, r *http.Request) error {
-			// no-store like every other answer: none may be cached, since
-			// whether one carries the CORS header depends on the request.
+			// no-store like every other answer (see setJSONHeaders).
 			w.Header()["Cache-Control"] = noStore
 			metrics.ServeHTTP(w, r)
 			return nil

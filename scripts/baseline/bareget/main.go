@@ -51,7 +51,7 @@ func main() {
 		st.LastActiveAgo = time.Since(start).Milliseconds()
 		st.CurrentlyActive = st.LastActiveAgo < 60_000 // every user is online
 		if *matrixHeaders {
-			if r.Header.Get("Origin") != "" {
+			if _, origin := r.Header["Origin"]; origin { // presenced's rule
 				w.Header().Set("Access-Control-Allow-Origin", "*")
 			}
 			w.Header().Set("Cache-Control", "no-store")
