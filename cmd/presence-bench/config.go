@@ -127,10 +127,12 @@ func (c *config) runs(phase string) bool {
 	return slices.Contains(c.phases, phase) && (phase != "fleet" || c.fleet)
 }
 
-// sliceLength is how long one slice of a side-by-side comparison runs, and
-// how many slices make a round: -duration cut into the whole number of
-// slices nearest to -slice long.
-func (c *config) sliceLength() (time.Duration, int) {
-	n := max(1, int((c.duration+c.slice/2)/c.slice))
-	return c.duration / time.Duration(n), n
+// slices is how long one slice of a side-by-side comparison runs and warms
+// up, and how many slices make a round: -duration cut into the whole number
+// of slices nearest to -slice long, each after -warmup but at most a quarter
+// of its length.
+func (c *config) slices() (length, warmup time.Duration, perRound int) {
+	perRound = max(1, int((c.duration+c.slice/2)/c.slice))
+	length = c.duration / time.Duration(perRound)
+	return length, min(c.warmup, length/4), perRound
 }

@@ -12,9 +12,9 @@ import (
 // failed.
 func (r *run) report() (failed bool) {
 	c, res := r.cfg, &r.res
-	length, perRound := c.sliceLength()
-	fmt.Fprintf(r.out, "\npresence-bench: %d users, %d connections (closed loop), %s phases after %s warm-up, %d rounds; GET and PUT side by side in %d interleaved slices of %s\n",
-		c.users, c.conns, c.duration, c.warmup, c.rounds, c.rounds*perRound, length)
+	length, warmup, perRound := c.slices()
+	fmt.Fprintf(r.out, "\npresence-bench: %d users, %d connections (closed loop), %s phases after %s warm-up, %d rounds; GET and PUT side by side in %d interleaved slices of %s after %s warm-up\n",
+		c.users, c.conns, c.duration, c.warmup, c.rounds, c.rounds*perRound, length, warmup)
 	fmt.Fprintf(r.out, "load average before %s, after %s (2 cores shared with everything else on the machine)\n\n", res.loadBefore, res.loadAfter)
 	tw := tabwriter.NewWriter(r.out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "PHASE\tSERVER\tREQ/S\tP50\tP99\tP99.9\tERRORS\tNOTE")

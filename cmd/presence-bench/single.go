@@ -71,8 +71,6 @@ func (r *run) singleNode(ctx context.Context) error {
 		}
 	}
 
-	r.res.get = map[string][]loadResult{}
-	r.res.put = map[string][]loadResult{}
 	c := r.cfg
 	if c.runs("get") {
 		r.res.get = r.sideBySide(ctx, "GET", []*service{ours, bareGet, sameGet, den}, getOp, nil)
@@ -132,8 +130,7 @@ func (r *run) singleNode(ctx context.Context) error {
 // nil, runs once after half the slices.
 func (r *run) sideBySide(ctx context.Context, phase string, services []*service, op func(*service) op, halfway func()) map[string][]loadResult {
 	c := r.cfg
-	length, perRound := c.sliceLength()
-	warmup := min(c.warmup, length/4)
+	length, warmup, perRound := c.slices()
 	res := map[string][]loadResult{}
 	total := c.rounds * perRound
 	for i := range total {

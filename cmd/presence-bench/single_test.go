@@ -24,21 +24,24 @@ func TestRotate(t *testing.T) {
 	}
 }
 
-// TestSliceLength: -duration is cut into the whole number of slices
-// nearest to -slice, never none.
-func TestSliceLength(t *testing.T) {
+// TestSlices: -duration is cut into the whole number of slices nearest to
+// -slice, never none, each warmed up for -warmup but at most a quarter of
+// its length.
+func TestSlices(t *testing.T) {
 	for _, c := range []struct {
-		duration, slice, want time.Duration
-		n                     int
+		duration, slice, warmup time.Duration
+		want, wantWarmup        time.Duration
+		n                       int
 	}{
-		{5 * time.Second, time.Second, time.Second, 5},
-		{3 * time.Second, 2 * time.Second, 1500 * time.Millisecond, 2},
-		{time.Second, 5 * time.Second, time.Second, 1},
-		{2500 * time.Millisecond, time.Second, 833333333, 3},
+		{5 * time.Second, time.Second, 500 * time.Millisecond, time.Second, 250 * time.Millisecond, 5},
+		{3 * time.Second, 2 * time.Second, 200 * time.Millisecond, 1500 * time.Millisecond, 200 * time.Millisecond, 2},
+		{time.Second, 5 * time.Second, 500 * time.Millisecond, time.Second, 250 * time.Millisecond, 1},
+		{2500 * time.Millisecond, time.Second, time.Second, 833333333, 208333333, 3},
 	} {
-		cfg := &config{duration: c.duration, slice: c.slice}
-		if got, n := cfg.sliceLength(); got != c.want || n != c.n {
-			t.Errorf("-duration %s -slice %s: %s × %d, want %s × %d", c.duration, c.slice, got, n, c.want, c.n)
+		cfg := &config{duration: c.duration, slice: c.slice, warmup: c.warmup}
+		if got, warmup, n := cfg.slices(); got != c.want || warmup != c.wantWarmup || n != c.n {
+			t.Errorf("-duration %s -slice %s -warmup %s: %s after %s × %d, want %s after %s × %d",
+				c.duration, c.slice, c.warmup, got, warmup, n, c.want, c.wantWarmup, c.n)
 		}
 	}
 }
